@@ -1,0 +1,309 @@
+// herald: Connection<Transport, Stream>: one stream, a bounded send queue, one
+// write in flight gathering everything queued, deadlines swept by the loop.
+#pragma once
+#include <herald/core/broadcaster.hpp>
+#include <herald/core/loop.hpp>
+#include <herald/core/send_queue.hpp>
+
+#include <asio/ip/tcp.hpp>
+#include <asio/write.hpp>
+
+#include <concepts>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+namespace herald {
+
+template <class Transport, class Stream>
+class Connection;
+
+/// What a transport policy provides. A policy knows its handshake, its wire
+/// format, its heartbeat and how to read; the Connection does everything else.
+///
+/// | expression                   | meaning                                                        |
+/// |------------------------------|----------------------------------------------------------------|
+/// | `P::kind`                    | a `TransportKind`, for metrics                                 |
+/// | `p.on_start(c)`              | the stream is ours: write the handshake, subscribe, set deadline |
+/// | `p.on_read(c, bytes)`        | bytes arrived from the peer (a span into the loop's buffer)    |
+/// | `p.on_event(c, ev, sub)`     | an event from the hub: queue its frame with `c.send_event`     |
+/// | `p.on_tick(c, now)`          | the deadline set with `c.set_deadline` passed (heartbeat, idle) |
+/// | `p.on_shutdown(c)`           | the server drains: say goodbye (e.g. close 1001) and close     |
+/// | `p.on_close(c, ec)`          | once, when the connection ends: unsubscribe, count             |
+template <class P, class C>
+concept TransportPolicy = requires(P& p, C& c, std::span<const char> bytes, const EventPtr& ev,
+                                   Subscription& sub, Clock::time_point now, std::error_code ec) {
+  { P::kind } -> std::convertible_to<TransportKind>;
+  p.on_start(c);
+  p.on_read(c, bytes);
+  p.on_event(c, ev, sub);
+  p.on_tick(c, now);
+  p.on_shutdown(c);
+  p.on_close(c, ec);
+};
+
+namespace detail {
+template <class S>
+constexpr bool is_plain_tcp = std::is_same_v<S, asio::ip::tcp::socket>;
+}
+
+/// A connection carrying one transport over one stream.
+///
+/// @tparam Transport a TransportPolicy (SSEPolicy, WebSocketPolicy, ...)
+/// @tparam Stream `asio::ip::tcp::socket` (default) or `asio::ssl::stream<...>`
+///
+/// Over plain TCP it holds no buffer while idle: it waits for readability and
+/// reads into its loop's shared buffer, and it writes by trying a non-blocking
+/// scatter send first, waiting for writability only when the kernel is full.
+/// Over another stream (TLS) it reads with `async_read_some` into a buffer of
+/// its own and writes with `async_write`.
+///
+/// @par Thread Safety
+/// A connection lives on one io_context thread; call it there only.
+template <class Transport, class Stream = asio::ip::tcp::socket>
+class Connection final : public Subscriber,
+                         public detail::LoopNode,
+                         public std::enable_shared_from_this<Connection<Transport, Stream>> {
+ public:
+  using transport_type = Transport;
+  using stream_type = Stream;
+  using executor_type = typename Stream::executor_type;
+
+  template <class... Args>
+  static std::shared_ptr<Connection> create(Stream stream, Args&&... args) {
+    return std::shared_ptr<Connection>(new Connection(std::move(stream), std::forward<Args>(args)...));
+  }
+
+  ~Connection() override {
+    if (counted_) Metrics::add(metrics_->connections[Metrics::idx(Transport::kind)], -1);
+  }
+
+  /// Starts the transport and reads; `leftover` are bytes already read past
+  /// the request by whoever accepted the stream.
+  void start(std::string_view leftover = {}) {
+    static_assert(TransportPolicy<Transport, Connection>);
+    loop_.add(this);
+    transport_.on_start(*this);
+    if (!leftover.empty() && state_ == State::open) transport_.on_read(*this, {leftover.data(), leftover.size()});
+    if (state_ == State::open) read();
+  }
+
+  Transport& transport() noexcept { return transport_; }
+  Stream& stream() noexcept { return stream_; }
+  executor_type get_executor() noexcept { return stream_.get_executor(); }
+  asio::io_context& context() noexcept { return ctx_; }
+  Loop& loop() noexcept { return loop_; }
+  Metrics& metrics() noexcept { return *metrics_; }
+  Clock::time_point now() const noexcept { return loop_.now(); }
+  SendQueue& queue() noexcept { return queue_; }
+  bool is_open() const noexcept { return state_ == State::open; }
+
+  /// When the sweep should next call `on_tick` (max(): never).
+  void set_deadline(Clock::time_point t) noexcept { deadline_ = t; }
+
+  /// Queues protocol bytes (never dropped) and schedules a write.
+  void send(std::string bytes) { push(Chunk::owned(std::move(bytes))); }
+  void send(Chunk c) { push(std::move(c)); }
+
+  /// Queues `frame` (bytes cached on `ev`) by reference: one reference count.
+  /// Returns false when the overflow policy closed the connection.
+  bool send_event(const EventPtr& ev, const std::string& frame) {
+    Chunk c{std::shared_ptr<const void>(ev, &frame), frame, ev->key(), true};
+    return push(std::move(c));
+  }
+
+  /// Ends the connection: after what is queued is written (within
+  /// `drain_timeout`) when `graceful`, else at once.
+  void close(std::error_code reason = {}, bool graceful = true,
+             Clock::duration drain_timeout = std::chrono::seconds(5)) {
+    if (state_ == State::closed) return;
+    if (!graceful || queue_.empty()) return finish(reason);
+    if (state_ == State::draining) return;
+    state_ = State::draining;
+    reason_ = reason;
+    deadline_ = now() + drain_timeout;
+    loop_.defer_flush(this);
+  }
+
+  /// Subscribes this connection to `topic` on its own shard.
+  SubscribeResult subscribe(Hub& hub, std::string_view topic, Subscription& sub, const SubscribeOptions& o) {
+    return hub.subscribe(topic, *this, sub, asio::any_io_executor(stream_.get_executor()), o);
+  }
+
+  // Subscriber
+  void on_event(const EventPtr& ev, Subscription& sub) override {
+    if (state_ != State::open) return;
+    Metrics::add(metrics_->deliveries[Metrics::idx(Transport::kind)]);
+    transport_.on_event(*this, ev, sub);
+  }
+
+  // LoopNode
+  std::shared_ptr<detail::LoopNode> keep_alive() override { return this->shared_from_this(); }
+  void sweep(Clock::time_point now) override {
+    if (state_ == State::draining) return finish(make_error_code(error::timeout));
+    deadline_ = Clock::time_point::max();
+    transport_.on_tick(*this, now);
+  }
+  void shutdown(Clock::time_point deadline) override {
+    if (state_ != State::open) return;
+    transport_.on_shutdown(*this);
+    if (state_ == State::draining && deadline < deadline_) deadline_ = deadline;
+  }
+  void flush() override {
+    if (writing_ || state_ == State::closed) return;
+    if constexpr (detail::is_plain_tcp<Stream>) flush_plain();
+    else flush_stream();
+  }
+
+ private:
+  enum class State : std::uint8_t { open, draining, closed };
+
+  template <class... Args>
+  explicit Connection(Stream stream, Args&&... args)
+      : stream_(std::move(stream)),
+        ctx_(static_cast<asio::io_context&>(stream_.get_executor().context())),
+        loop_(Loop::of(ctx_)),
+        transport_(std::forward<Args>(args)...) {
+    metrics_ = &transport_.metrics();
+    Metrics::add(metrics_->connections[Metrics::idx(Transport::kind)], 1);
+    counted_ = true;
+    if constexpr (detail::is_plain_tcp<Stream>) {
+      std::error_code ec;
+      stream_.non_blocking(true, ec);
+      stream_.set_option(asio::ip::tcp::no_delay(true), ec);
+    }
+  }
+
+  bool push(Chunk c) {
+    if (state_ == State::closed) return false;
+    std::size_t n = c.bytes.size();
+    switch (queue_.push(std::move(c))) {
+      case PushResult::queued: Metrics::add(metrics_->queue_bytes, static_cast<std::int64_t>(n)); break;
+      case PushResult::conflated: case PushResult::dropped_new: case PushResult::dropped_old: case PushResult::full:
+        Metrics::add(metrics_->dropped[Metrics::idx(Transport::kind)][static_cast<std::size_t>(queue_.options().policy)],
+                     queue_.take_dropped());
+        break;
+      case PushResult::overflow:
+        Metrics::add(metrics_->closed_slow[Metrics::idx(Transport::kind)]);
+        finish(make_error_code(error::queue_overflow));
+        return false;
+    }
+    if (!writing_) loop_.defer_flush(this);
+    return true;
+  }
+
+  void read() {
+    auto self = this->shared_from_this();
+    if constexpr (detail::is_plain_tcp<Stream>) {
+      stream_.async_wait(asio::socket_base::wait_read, [self](std::error_code ec) {
+        if (ec) return self->on_read_error(ec);
+        self->read_ready();
+      });
+    } else {
+      if (!tls_buf_) tls_buf_ = std::make_unique<char[]>(16 * 1024);
+      stream_.async_read_some(asio::buffer(tls_buf_.get(), 16 * 1024), [self](std::error_code ec, std::size_t n) {
+        if (ec) return self->on_read_error(ec);
+        Metrics::add(self->metrics_->bytes_in[Metrics::idx(Transport::kind)], n);
+        self->transport_.on_read(*self, {self->tls_buf_.get(), n});
+        if (self->state_ != State::closed) self->read();
+      });
+    }
+  }
+
+  void read_ready() {
+    char* buf = loop_.read_buffer();
+    // A few reads per readiness: fair to other connections, cheap when busy.
+    for (int i = 0; i < 4 && state_ != State::closed; ++i) {
+      std::error_code ec;
+      std::size_t n = stream_.read_some(asio::buffer(buf, Loop::kReadBufferSize), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec) return on_read_error(ec);
+      Metrics::add(metrics_->bytes_in[Metrics::idx(Transport::kind)], n);
+      transport_.on_read(*this, {buf, n});
+      if (n < Loop::kReadBufferSize) break;
+    }
+    if (state_ != State::closed) read();
+  }
+
+  void on_read_error(std::error_code ec) {
+    if (ec == asio::error::operation_aborted || state_ == State::closed) return;
+    finish(ec);  // the peer went away: nothing queued can reach it
+  }
+
+  void flush_plain() {
+    while (!queue_.empty()) {
+      std::size_t n = queue_.gather(loop_.iov(), Loop::kMaxIov);
+      std::error_code ec;
+      std::size_t w = stream_.write_some(std::span<const asio::const_buffer>(loop_.iov(), n), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        writing_ = true;
+        auto self = this->shared_from_this();
+        stream_.async_wait(asio::socket_base::wait_write, [self](std::error_code ec) {
+          self->writing_ = false;
+          if (ec) return self->on_read_error(ec);
+          self->flush();
+        });
+        return;
+      }
+      if (ec) return finish(ec);
+      wrote(w);
+    }
+    drained();
+  }
+
+  void flush_stream() {
+    if (queue_.empty()) return drained();
+    std::size_t n = queue_.gather(loop_.iov(), Loop::kMaxIov);
+    iov_.assign(loop_.iov(), loop_.iov() + n);
+    writing_ = true;
+    auto self = this->shared_from_this();
+    asio::async_write(stream_, iov_, [self](std::error_code ec, std::size_t w) {
+      self->writing_ = false;
+      if (ec) return self->on_read_error(ec);
+      self->wrote(w);
+      self->flush();
+    });
+  }
+
+  void wrote(std::size_t w) {
+    queue_.consume(w);
+    Metrics::add(metrics_->queue_bytes, -static_cast<std::int64_t>(w));
+    Metrics::add(metrics_->bytes_out[Metrics::idx(Transport::kind)], w);
+  }
+
+  void drained() {
+    queue_.shrink();
+    if (state_ == State::draining) finish(reason_);
+  }
+
+  void finish(std::error_code reason) {
+    if (state_ == State::closed) return;
+    state_ = State::closed;
+    auto self = this->shared_from_this();  // on_close may drop the last owner
+    transport_.on_close(*this, reason);
+    loop_.remove(this);
+    Metrics::add(metrics_->queue_bytes, -static_cast<std::int64_t>(queue_.bytes()));
+    queue_.clear();
+    std::error_code ignored;
+    auto& sock = stream_.lowest_layer();
+    sock.shutdown(asio::socket_base::shutdown_both, ignored);
+    sock.close(ignored);
+  }
+
+  Stream stream_;
+  asio::io_context& ctx_;
+  Loop& loop_;
+  Transport transport_;
+  Metrics* metrics_ = nullptr;
+  SendQueue queue_;
+  std::error_code reason_;
+  State state_ = State::open;
+  bool writing_ = false;
+  bool counted_ = false;
+  std::unique_ptr<char[]> tls_buf_;       // TLS only: OpenSSL needs a target for decryption
+  std::vector<asio::const_buffer> iov_;   // TLS only: async_write keeps its buffer list
+};
+
+}  // namespace herald

@@ -1,0 +1,165 @@
+// herald: state shared by the connections of one event-loop thread: the read
+// buffer they borrow, the scatter list, the coarse sweep timer, and the list of
+// connections whose writes are due at the end of this loop pass.
+#pragma once
+#include <herald/core/clock.hpp>
+
+#include <asio/buffer.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+namespace herald {
+namespace detail {
+
+/// A connection as the loop sees it: swept for deadlines, flushed when dirty.
+class LoopNode {
+ public:
+  virtual ~LoopNode() = default;
+  virtual void sweep(Clock::time_point now) = 0;
+  virtual void flush() = 0;
+  virtual std::shared_ptr<LoopNode> keep_alive() = 0;
+  /// Ask the connection to finish: drain and close within `deadline`.
+  virtual void shutdown(Clock::time_point deadline) = 0;
+
+  Clock::time_point deadline_ = Clock::time_point::max();  ///< next sweep that concerns this node
+  LoopNode* prev_ = nullptr;
+  LoopNode* next_ = nullptr;
+  bool linked_ = false;
+  bool flush_queued_ = false;
+};
+
+}  // namespace detail
+
+/// Per-io_context state, found with `asio::use_service<Loop>(io_context)`.
+/// One coarse timer per thread sweeps every connection's deadline (heartbeat,
+/// idle, close), so a connection holds no timer of its own.
+class Loop final : public asio::io_context::service {
+ public:
+  static inline asio::io_context::id id;
+  static constexpr std::size_t kReadBufferSize = 64 * 1024;
+  static constexpr std::size_t kMaxIov = 64;
+
+  explicit Loop(asio::io_context& ctx) : asio::io_context::service(ctx), ctx_(ctx), timer_(ctx) {}
+
+  static Loop& of(asio::io_context& ctx) { return asio::use_service<Loop>(ctx); }
+
+  /// The buffer every connection of this thread reads into. An idle connection
+  /// therefore holds none (DESIGN.md "What an idle connection costs").
+  char* read_buffer() {
+    if (!read_buffer_) read_buffer_ = std::make_unique<char[]>(kReadBufferSize);
+    return read_buffer_.get();
+  }
+  asio::const_buffer* iov() noexcept { return iov_; }
+
+  TimeSource& time() const noexcept { return *time_; }
+  void set_time_source(TimeSource& t) noexcept { time_ = &t; }
+  Clock::time_point now() const noexcept { return time_->now(); }
+  /// Sweep granularity: deadlines are met within one tick (default 250 ms).
+  void set_tick(Clock::duration d) noexcept { tick_ = d; }
+  /// Manual sweeping only (tests with a ManualClock): no timer runs.
+  void set_manual_sweep(bool m) noexcept { manual_ = m; }
+
+  void add(detail::LoopNode* n) {
+    if (n->linked_) return;
+    n->linked_ = true;
+    n->prev_ = nullptr;
+    n->next_ = head_;
+    if (head_) head_->prev_ = n;
+    head_ = n;
+    ++size_;
+    arm();
+  }
+  void remove(detail::LoopNode* n) {
+    if (!n->linked_) return;
+    if (cursor_ == n) cursor_ = n->next_;
+    if (n->prev_) n->prev_->next_ = n->next_; else head_ = n->next_;
+    if (n->next_) n->next_->prev_ = n->prev_;
+    n->linked_ = false;
+    n->prev_ = n->next_ = nullptr;
+    --size_;
+  }
+  std::size_t size() const noexcept { return size_; }
+
+  /// Runs every due deadline now. Call on this loop's thread.
+  void sweep() {
+    auto now = time_->now();
+    for (cursor_ = head_; cursor_;) {
+      detail::LoopNode* n = cursor_;
+      cursor_ = n->next_;
+      if (n->deadline_ <= now) {
+        auto keep = n->keep_alive();
+        n->sweep(now);
+      }
+    }
+  }
+
+  /// Asks every connection of this loop to finish by `deadline`.
+  void shutdown_all(Clock::time_point deadline) {
+    for (cursor_ = head_; cursor_;) {
+      detail::LoopNode* n = cursor_;
+      cursor_ = n->next_;
+      auto keep = n->keep_alive();
+      n->shutdown(deadline);
+    }
+  }
+
+  /// Queues `n` to write at the end of this loop pass, so that everything
+  /// delivered to it in the meantime goes out in one scatter write.
+  void defer_flush(detail::LoopNode* n) {
+    if (n->flush_queued_) return;
+    n->flush_queued_ = true;
+    dirty_.push_back(n->keep_alive());
+    if (!flush_posted_) {
+      flush_posted_ = true;
+      asio::post(ctx_, [this] { run_flushes(); });
+    }
+  }
+
+ private:
+  void run_flushes() {
+    flush_posted_ = false;
+    flushing_.swap(dirty_);
+    for (auto& n : flushing_) {
+      n->flush_queued_ = false;
+      n->flush();
+    }
+    flushing_.clear();
+  }
+
+  void arm() {
+    if (armed_ || manual_ || size_ == 0) return;
+    armed_ = true;
+    timer_.expires_after(tick_);
+    timer_.async_wait([this](std::error_code ec) {
+      armed_ = false;
+      if (ec) return;
+      sweep();
+      arm();
+    });
+  }
+
+  void shutdown() override {
+    timer_.cancel();
+    dirty_.clear();
+    flushing_.clear();
+  }
+
+  asio::io_context& ctx_;
+  asio::steady_timer timer_;
+  TimeSource* time_ = &SteadyTimeSource::instance();
+  Clock::duration tick_ = std::chrono::milliseconds(250);
+  bool manual_ = false, armed_ = false, flush_posted_ = false;
+  detail::LoopNode* head_ = nullptr;
+  detail::LoopNode* cursor_ = nullptr;
+  std::size_t size_ = 0;
+  std::unique_ptr<char[]> read_buffer_;
+  asio::const_buffer iov_[kMaxIov];
+  std::vector<std::shared_ptr<detail::LoopNode>> dirty_, flushing_;
+};
+
+}  // namespace herald

@@ -1,0 +1,173 @@
+// herald: a connection's bounded send queue (sans-I/O).
+#pragma once
+#include <herald/core/metrics.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace herald {
+
+/// Knobs of a send queue. Defaults suit a push stream of small events.
+struct QueueOptions {
+  std::size_t high_watermark = 1024 * 1024;  ///< past it the overflow policy acts (1 MiB ~ seconds of a busy feed)
+  std::size_t low_watermark = 256 * 1024;    ///< `wait` resumes below it
+  OverflowPolicy policy = OverflowPolicy::close;
+};
+
+/// One queued piece of bytes. `owner` keeps them alive: the shared Event (one
+/// reference count per delivery, no copy) or a std::string of protocol bytes.
+struct Chunk {
+  std::shared_ptr<const void> owner;
+  std::string_view bytes;
+  std::string_view key;        ///< conflation key, empty for none
+  bool droppable = false;      ///< events may be dropped; protocol bytes never are
+
+  static Chunk owned(std::string s) {
+    auto p = std::make_shared<const std::string>(std::move(s));
+    std::string_view v(*p);
+    return Chunk{std::move(p), v, {}, false};
+  }
+};
+
+/// What happened to a pushed chunk.
+enum class PushResult { queued, conflated, dropped_new, dropped_old, overflow, full };
+
+/// A FIFO ring of chunks bounded in bytes, with the overflow policies of
+/// DESIGN.md. Not thread-safe: a connection's queue lives on its loop.
+/// Growing the ring is amortised: in steady state a push allocates nothing.
+class SendQueue {
+ public:
+  explicit SendQueue(QueueOptions o = {}) : opt_(o) {}
+
+  const QueueOptions& options() const noexcept { return opt_; }
+  void set_options(QueueOptions o) noexcept { opt_ = o; }
+  std::size_t bytes() const noexcept { return bytes_; }
+  std::size_t size() const noexcept { return count_; }
+  bool empty() const noexcept { return count_ == 0; }
+  bool below_low_watermark() const noexcept { return bytes_ <= opt_.low_watermark; }
+  /// Chunks dropped since the last call (for counting by the owner).
+  std::size_t take_dropped() noexcept { std::size_t d = dropped_; dropped_ = 0; return d; }
+
+  /// Queue `c`. Protocol bytes (not droppable) always go in: their volume is
+  /// bounded by the protocol. Events past the high watermark meet the policy.
+  PushResult push(Chunk c) {
+    std::size_t n = c.bytes.size();
+    if (!c.droppable || bytes_ + n <= opt_.high_watermark) {
+      append(std::move(c));
+      return PushResult::queued;
+    }
+    switch (opt_.policy) {
+      case OverflowPolicy::close: return PushResult::overflow;
+      case OverflowPolicy::wait: return PushResult::full;
+      case OverflowPolicy::drop_newest: ++dropped_; return PushResult::dropped_new;
+      case OverflowPolicy::drop_oldest: {
+        std::size_t freed = 0;
+        while (bytes_ + n > opt_.high_watermark && drop_oldest_droppable()) ++freed;
+        if (bytes_ + n > opt_.high_watermark) { ++dropped_; return PushResult::dropped_new; }
+        append(std::move(c));
+        return freed ? PushResult::dropped_old : PushResult::queued;
+      }
+      case OverflowPolicy::conflate: {
+        if (!c.key.empty()) {
+          for (std::size_t i = first_replaceable(); i < count_; ++i) {
+            Chunk& q = at(i);
+            if (q.droppable && q.key == c.key) {
+              bytes_ = bytes_ - q.bytes.size() + n;
+              q = std::move(c);
+              ++dropped_;
+              return PushResult::conflated;
+            }
+          }
+        }
+        // A new key: the queue stays bounded by twice the watermark.
+        if (bytes_ + n > 2 * opt_.high_watermark) return PushResult::overflow;
+        append(std::move(c));
+        return PushResult::queued;
+      }
+      case OverflowPolicy::count: break;
+    }
+    return PushResult::overflow;
+  }
+
+  /// Fills `out` with up to `max` buffers from the front, for one scatter write.
+  /// `Buffer` is constructible from (const void*, std::size_t).
+  template <class Buffer>
+  std::size_t gather(Buffer* out, std::size_t max) const {
+    std::size_t n = count_ < max ? count_ : max;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Chunk& c = at(i);
+      std::size_t skip = i == 0 ? offset_ : 0;
+      out[i] = Buffer(c.bytes.data() + skip, c.bytes.size() - skip);
+    }
+    return n;
+  }
+
+  /// Removes `written` bytes from the front (after a write).
+  void consume(std::size_t written) {
+    while (written > 0 && count_ > 0) {
+      Chunk& c = at(0);
+      std::size_t left = c.bytes.size() - offset_;
+      if (written < left) { offset_ += written; bytes_ -= written; return; }
+      written -= left;
+      bytes_ -= left;
+      pop_front();
+    }
+  }
+
+  void clear() {
+    while (count_) pop_front();
+    bytes_ = 0;
+  }
+
+  /// Give back the ring's memory (an idle connection should hold none).
+  void shrink() {
+    if (count_ == 0) { std::vector<Chunk>().swap(ring_); head_ = 0; }
+  }
+
+ private:
+  Chunk& at(std::size_t i) { return ring_[(head_ + i) & (ring_.size() - 1)]; }
+  const Chunk& at(std::size_t i) const { return ring_[(head_ + i) & (ring_.size() - 1)]; }
+  // The front chunk, once partly written, must go out whole.
+  std::size_t first_replaceable() const noexcept { return offset_ > 0 ? 1 : 0; }
+
+  void append(Chunk c) {
+    if (count_ == ring_.size()) grow();
+    bytes_ += c.bytes.size();
+    at(count_) = std::move(c);
+    ++count_;
+  }
+  void grow() {
+    std::vector<Chunk> next(ring_.empty() ? 8 : ring_.size() * 2);
+    for (std::size_t i = 0; i < count_; ++i) next[i] = std::move(at(i));
+    ring_.swap(next);
+    head_ = 0;
+  }
+  void pop_front() {
+    at(0) = Chunk{};
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    --count_;
+    offset_ = 0;
+  }
+  bool drop_oldest_droppable() {
+    for (std::size_t i = first_replaceable(); i < count_; ++i) {
+      if (at(i).droppable) {
+        bytes_ -= at(i).bytes.size();
+        for (std::size_t k = i; k + 1 < count_; ++k) at(k) = std::move(at(k + 1));
+        at(count_ - 1) = Chunk{};
+        --count_;
+        ++dropped_;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  QueueOptions opt_;
+  std::vector<Chunk> ring_;   // size is 0 or a power of two
+  std::size_t head_ = 0, count_ = 0, offset_ = 0, bytes_ = 0, dropped_ = 0;
+};
+
+}  // namespace herald
