@@ -72,7 +72,9 @@ class SendQueue {
       }
       case OverflowPolicy::conflate: {
         if (!c.key.empty()) {
-          for (std::size_t i = first_replaceable(); i < count_; ++i) {
+          // The newest queued event of the key is replaced, so per key the
+          // order stays oldest-first.
+          for (std::size_t i = count_; i-- > first_replaceable();) {
             Chunk& q = at(i);
             if (q.droppable && q.key == c.key) {
               bytes_ = bytes_ - q.bytes.size() + n;
