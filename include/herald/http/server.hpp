@@ -1,0 +1,421 @@
+// herald: herald::Server: accepts, keeps HTTP/1.1 sessions alive, routes,
+// enforces limits, hands sockets to transports, and drains on shutdown.
+#pragma once
+#include <herald/core/connection.hpp>
+#include <herald/http/parser.hpp>
+#include <herald/http/response.hpp>
+#include <herald/http/router.hpp>
+
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace herald {
+
+/// Server knobs. Every limit is on by default.
+struct ServerOptions {
+  std::string bind = "127.0.0.1";          ///< loopback unless told otherwise
+  unsigned short port = 0;                 ///< 0: the OS picks; see Server::port()
+  unsigned threads = 1;                    ///< event-loop threads; 0: one per core
+  http::Limits limits{};                   ///< request line, headers, body
+  std::size_t max_connections = 10000;     ///< past it: 503 with Retry-After
+  Clock::duration header_timeout = std::chrono::seconds(10);  ///< a request's head must arrive within (slowloris)
+  Clock::duration idle_timeout = std::chrono::seconds(60);    ///< an idle keep-alive session closes after
+  Clock::duration shutdown_timeout = std::chrono::seconds(5); ///< in-flight work finishes within, then closes
+  Metrics* metrics = &default_metrics();
+};
+
+/// A request parked for an answer later (long polling). Owned by the session;
+/// destroyed when answered or when the session ends.
+class Parked {
+ public:
+  virtual ~Parked() = default;
+  /// The deadline passed: answer now.
+  virtual void on_deadline() = 0;
+  /// The server drains: answer now.
+  virtual void on_shutdown() = 0;
+  Clock::time_point deadline = Clock::time_point::max();
+};
+
+/// One request on a server session, as a route's handler sees it. The handler
+/// answers at once (`respond`), later (`park`), or takes the socket away for
+/// another transport (`take_socket`).
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  virtual const http::Request& request() const = 0;
+  virtual std::string_view param(std::string_view name) const = 0;
+  /// The peer's address, e.g. "127.0.0.1".
+  virtual const std::string& peer() const = 0;
+  virtual asio::any_io_executor executor() = 0;
+  virtual Clock::time_point now() const = 0;
+  virtual Metrics& metrics() = 0;
+  /// Writes a complete response (head and body). Ends a parked exchange.
+  virtual void respond_raw(std::string bytes, bool keep_alive) = 0;
+  /// Parks the exchange until `p` answers it or its deadline passes.
+  virtual void park(std::unique_ptr<Parked> p) = 0;
+  /// Takes the socket: the session ends without closing it. `leftover` gets
+  /// the bytes already read past this request.
+  virtual asio::ip::tcp::socket take_socket(std::string& leftover) = 0;
+  virtual bool shutting_down() const = 0;
+
+  bool keep_alive() const { return request().keep_alive() && !shutting_down(); }
+  bool is_head() const { return request().method() == "HEAD"; }
+
+  /// A response with a body (omitted for HEAD), keep-alive as the request asks.
+  void respond(int status, std::string_view content_type, std::string_view body,
+               std::initializer_list<std::pair<std::string_view, std::string_view>> extra = {}) {
+    bool ka = keep_alive();
+    http::ResponseHead h;
+    h.status = status;
+    h.keep_alive = ka;
+    h.version_minor = request().version_minor();
+    if (!content_type.empty()) h.headers.emplace_back("Content-Type", content_type);
+    for (auto& kv : extra) h.headers.push_back(kv);
+    h.content_length = body.size();
+    std::string out;
+    out.reserve(128 + body.size());
+    http::write_head(out, h);
+    if (!is_head()) out.append(body);
+    respond_raw(std::move(out), ka);
+  }
+  void respond_error(int status, std::string_view reason,
+                     std::initializer_list<std::pair<std::string_view, std::string_view>> extra = {}) {
+    bool ka = keep_alive();
+    respond_raw(http::make_error_response(status, reason, ka, extra), ka);
+  }
+};
+
+/// A route's handler.
+using Handler = std::function<void(Exchange&)>;
+
+namespace detail {
+
+struct ServerShared {
+  ServerOptions opt;
+  http::Router<Handler> router;
+  std::atomic<bool> stopping{false};
+};
+
+/// The transport of a plain HTTP/1.1 session: parses requests one at a time
+/// (pipelined ones wait their turn) and dispatches them to routes.
+class HttpTransport final : public Exchange {
+ public:
+  static constexpr TransportKind kind = TransportKind::http;
+  using Conn = Connection<HttpTransport>;
+
+  HttpTransport(std::shared_ptr<ServerShared> s, std::string peer)
+      : shared_(std::move(s)), parser_(shared_->opt.limits), peer_(std::move(peer)) {}
+
+  Metrics& metrics() override { return *shared_->opt.metrics; }
+
+  void on_start(Conn& c) {
+    conn_ = &c;
+    c.set_deadline(c.now() + shared_->opt.header_timeout);
+  }
+
+  void on_read(Conn& c, std::span<const char> bytes) {
+    if (parked_ || taken_ || !pending_.empty()) {
+      // Pipelined bytes behind a parked request wait, within the head limits.
+      if (pending_.size() + bytes.size() > shared_->opt.limits.max_request_line + shared_->opt.limits.max_header_bytes +
+                                               shared_->opt.limits.max_body) {
+        return c.close({}, false);
+      }
+      pending_.append(bytes.data(), bytes.size());
+      if (parked_ || taken_) return;
+      std::string data = std::move(pending_);
+      pending_.clear();
+      return process(c, data);
+    }
+    process(c, std::string_view(bytes.data(), bytes.size()));
+  }
+
+  void on_event(Conn&, const EventPtr&, Subscription&) {}
+
+  void on_tick(Conn& c, Clock::time_point now) {
+    if (parked_) {
+      if (now >= parked_->deadline) return parked_->on_deadline();
+      return c.set_deadline(parked_->deadline);
+    }
+    if (parser_.headers_complete() || in_request_) {
+      Metrics::add(metrics().bad_requests);
+      respond_raw(http::make_error_response(408, "request not received in time", false), false);
+      return;
+    }
+    c.close();  // idle keep-alive session
+  }
+
+  void on_shutdown(Conn& c) {
+    if (parked_) return parked_->on_shutdown();
+    if (!in_request_) c.close();
+  }
+
+  void on_close(Conn&, std::error_code) {
+    parked_.reset();
+    conn_ = nullptr;
+  }
+
+  // Exchange
+  const http::Request& request() const override { return request_; }
+  std::string_view param(std::string_view name) const override {
+    auto v = params_.value(name);
+    return v ? *v : std::string_view{};
+  }
+  const std::string& peer() const override { return peer_; }
+  asio::any_io_executor executor() override { return conn_->get_executor(); }
+  Clock::time_point now() const override { return conn_->now(); }
+  bool shutting_down() const override { return shared_->stopping.load(std::memory_order_relaxed); }
+
+  void respond_raw(std::string bytes, bool keep_alive) override {
+    if (!conn_) return;
+    Conn& c = *conn_;
+    parked_.reset();
+    in_request_ = false;
+    c.send(std::move(bytes));
+    if (!keep_alive || shutting_down()) return c.close();
+    c.set_deadline(c.now() + shared_->opt.idle_timeout);
+    if (!pending_.empty()) {
+      std::string data = std::move(pending_);
+      pending_.clear();
+      process(c, data);
+    }
+  }
+
+  void park(std::unique_ptr<Parked> p) override {
+    parked_ = std::move(p);
+    if (conn_) conn_->set_deadline(parked_->deadline);
+  }
+
+  asio::ip::tcp::socket take_socket(std::string& leftover) override {
+    Conn& c = *conn_;
+    taken_ = true;
+    c.flush();
+    leftover = std::move(pending_);
+    pending_.clear();
+    asio::ip::tcp::socket s(std::move(c.stream()));
+    c.close({}, false);
+    return s;
+  }
+
+ private:
+  void process(Conn& c, std::string_view data) {
+    while (!data.empty() && c.is_open() && !parked_ && !taken_) {
+      auto r = parser_.feed(data);
+      if (r.status == http::RequestParser::Status::error) {
+        Metrics::add(metrics().bad_requests);
+        c.send(http::make_error_response(r.http_status, r.ec.message(), false));
+        return c.close();
+      }
+      in_request_ = true;
+      if (r.status == http::RequestParser::Status::need_more) {
+        if (parser_.expects_continue() && !sent_continue_) {
+          sent_continue_ = true;
+          c.send(std::string("HTTP/1.1 100 Continue\r\n\r\n"));
+        }
+        if (!head_deadline_set_) {
+          head_deadline_set_ = true;
+          c.set_deadline(c.now() + shared_->opt.header_timeout);
+        }
+        return;
+      }
+      data.remove_prefix(r.consumed);
+      request_ = parser_.take();
+      parser_.reset();
+      sent_continue_ = false;
+      head_deadline_set_ = false;
+      dispatch(c);
+      if ((parked_ || taken_) && !data.empty()) pending_.append(data.data(), data.size());
+      // A response still being written keeps the next request waiting its turn
+      // only when parked or taken; otherwise responses queue in order.
+    }
+  }
+
+  void dispatch(Conn& c) {
+    Metrics::add(metrics().http_requests);
+    auto m = shared_->router.match(request_.method(), request_.path());
+    if (m.status == 404) return respond_error(404, "no route for this path");
+    if (m.status == 405) {
+      std::string allow = m.allow;
+      bool ka = keep_alive();
+      return respond_raw(http::make_error_response(405, "method not allowed", ka, {{"Allow", allow}}), ka);
+    }
+    params_ = m.params;
+    (*m.handler)(*this);
+  }
+
+  std::shared_ptr<ServerShared> shared_;
+  http::RequestParser parser_;
+  http::Request request_;
+  typename http::Router<Handler>::Params params_;
+  std::string peer_;
+  std::string pending_;
+  std::unique_ptr<Parked> parked_;
+  Conn* conn_ = nullptr;
+  bool in_request_ = false, sent_continue_ = false, head_deadline_set_ = false, taken_ = false;
+};
+
+}  // namespace detail
+
+/// herald's own server: routes for each transport, N event-loop threads.
+///
+/// @par Example
+/// @code
+/// herald::Broadcaster<std::string> hub;
+/// herald::Server server({.port = 8080, .threads = 2});
+/// server.sse("/sse/{topic}", hub);
+/// server.websocket("/ws/topic/{topic}", hub);
+/// server.run();   // until stop() or a signal handler calls it
+/// @endcode
+class Server {
+ public:
+  explicit Server(ServerOptions o = {}) : shared_(std::make_shared<detail::ServerShared>()) {
+    if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+    shared_->opt = std::move(o);
+    for (unsigned i = 0; i < shared_->opt.threads; ++i)
+      contexts_.push_back(std::make_unique<asio::io_context>(1));
+    acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(*contexts_[0]);
+  }
+  ~Server() {
+    stop();
+    join();
+  }
+
+  /// Adds a route; `pattern` segments like `{topic}` become parameters.
+  void route(std::string_view method, std::string_view pattern, Handler h) {
+    shared_->router.add(method, pattern, std::move(h));
+  }
+
+  /// Binds and listens (throws std::system_error on failure), then starts the
+  /// event-loop threads. Returns once accepting.
+  void start() {
+    auto& o = shared_->opt;
+    asio::ip::tcp::endpoint ep(asio::ip::make_address(o.bind), o.port);
+    acceptor_->open(ep.protocol());
+    acceptor_->set_option(asio::socket_base::reuse_address(true));
+    acceptor_->bind(ep);
+    acceptor_->listen(asio::socket_base::max_listen_connections);
+    port_ = acceptor_->local_endpoint().port();
+    for (auto& ctx : contexts_) {
+      guards_.emplace_back(asio::make_work_guard(*ctx));
+    }
+    accept();
+    for (auto& ctx : contexts_) threads_.emplace_back([c = ctx.get()] { c->run(); });
+  }
+
+  /// start(), then blocks until the server has stopped.
+  void run() {
+    start();
+    join();
+  }
+
+  /// Graceful stop: no new connections; sessions and streams are told to
+  /// finish (WebSockets close 1001, streams end, parked polls are answered);
+  /// whatever remains after `shutdown_timeout` is closed. Thread-safe; returns
+  /// at once (join() waits).
+  void stop() {
+    if (shared_->stopping.exchange(true) || contexts_.empty() || threads_.empty()) return;
+    asio::post(*contexts_[0], [this] {
+      std::error_code ec;
+      acceptor_->close(ec);
+    });
+    auto deadline = Clock::now() + shared_->opt.shutdown_timeout;
+    for (auto& ctx : contexts_) {
+      asio::post(*ctx, [this, c = ctx.get(), deadline] {
+        Loop::of(*c).shutdown_all(deadline);
+        wait_drained(*c, deadline);
+      });
+    }
+    guards_.clear();
+  }
+
+  /// Waits for the event-loop threads to end.
+  void join() {
+    for (auto& t : threads_) if (t.joinable()) t.join();
+    threads_.clear();
+  }
+
+  unsigned short port() const noexcept { return port_; }
+  Metrics& metrics() const noexcept { return *shared_->opt.metrics; }
+  const ServerOptions& options() const noexcept { return shared_->opt; }
+  std::size_t thread_count() const noexcept { return contexts_.size(); }
+  asio::io_context& context(std::size_t i = 0) { return *contexts_[i]; }
+
+  /// Installs a time source on every loop (tests: a ManualClock) and, when
+  /// `manual`, turns the sweep timer off so only sweep_now() sweeps.
+  void set_time_source(TimeSource& t, bool manual = true) {
+    for (auto& ctx : contexts_) {
+      Loop::of(*ctx).set_time_source(t);
+      Loop::of(*ctx).set_manual_sweep(manual);
+    }
+  }
+  /// Sweeps every loop's deadlines once, on the loops' threads.
+  void sweep_now() {
+    for (auto& ctx : contexts_) asio::post(*ctx, [c = ctx.get()] { Loop::of(*c).sweep(); });
+  }
+
+  /// Open server-side connections (HTTP sessions, streams, WebSockets).
+  std::int64_t connections() const noexcept {
+    auto& m = metrics();
+    auto g = [&](TransportKind k) { return m.connections[Metrics::idx(k)].load(std::memory_order_relaxed); };
+    return g(TransportKind::http) + g(TransportKind::sse) + g(TransportKind::websocket);
+  }
+
+ private:
+  void accept() {
+    asio::io_context& target = *contexts_[next_++ % contexts_.size()];
+    acceptor_->async_accept(target, [this](std::error_code ec, asio::ip::tcp::socket s) {
+      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+      if (!ec) hand_over(std::move(s));
+      accept();
+    });
+  }
+
+  void hand_over(asio::ip::tcp::socket s) {
+    auto& o = shared_->opt;
+    if (connections() >= static_cast<std::int64_t>(o.max_connections)) {
+      Metrics::add(metrics().rejected_connections);
+      std::string r = http::make_error_response(503, "too many connections", false, {{"Retry-After", "1"}});
+      std::error_code ec;
+      s.non_blocking(true, ec);
+      s.write_some(asio::buffer(r), ec);  // best effort: a refused peer gets no queue of its own
+      s.shutdown(asio::socket_base::shutdown_both, ec);
+      s.close(ec);
+      return;
+    }
+    std::error_code ec;
+    auto ep = s.remote_endpoint(ec);
+    std::string peer = ec ? std::string() : ep.address().to_string();
+    // The socket was accepted on its target loop; start it there.
+    auto ex = s.get_executor();
+    asio::post(ex, [sh = shared_, s = std::move(s), peer = std::move(peer)]() mutable {
+      detail::HttpTransport::Conn::create(std::move(s), sh, std::move(peer))->start();
+    });
+  }
+
+  void wait_drained(asio::io_context& c, Clock::time_point deadline) {
+    auto t = std::make_shared<asio::steady_timer>(c);
+    t->expires_after(std::chrono::milliseconds(20));
+    t->async_wait([this, &c, deadline, t](std::error_code) {
+      auto& loop = Loop::of(c);
+      if (loop.size() == 0 || Clock::now() >= deadline) return c.stop();
+      loop.sweep();
+      wait_drained(c, deadline);
+    });
+  }
+
+  std::shared_ptr<detail::ServerShared> shared_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  std::vector<std::thread> threads_;
+  std::size_t next_ = 0;
+  unsigned short port_ = 0;
+};
+
+}  // namespace herald
