@@ -41,11 +41,11 @@ namespace herald::auth {
 /// | `action`       | subscribe (replays included) or publish                        |
 /// | `now`          | wall-clock time for token checks; the server passes its clock  |
 struct AuthRequest {
-  std::string_view method;
-  std::string_view target;
-  HeaderLookup headers;
-  std::string_view peer_address;
-  std::string_view topic;
+  std::string_view method = {};
+  std::string_view target = {};
+  HeaderLookup headers = {};
+  std::string_view peer_address = {};
+  std::string_view topic = {};
   Action action = Action::subscribe;
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
 };

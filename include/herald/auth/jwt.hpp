@@ -363,7 +363,7 @@ HERALD_DECL std::string sign_jwt(const Key& key, std::string_view payload_json) 
 
 /// The registered and herald claims of a token to issue.
 struct TokenClaims {
-  Permissions permissions;                           ///< becomes the `herald` claim
+  Permissions permissions = {};                      ///< becomes the `herald` claim
   std::chrono::system_clock::time_point expires;     ///< `exp`; keep it short (minutes)
   std::optional<std::chrono::system_clock::time_point> not_before = {};  ///< `nbf`
   std::optional<std::chrono::system_clock::time_point> issued_at = {};   ///< `iat`

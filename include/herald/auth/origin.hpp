@@ -111,7 +111,7 @@ HERALD_DECL std::optional<std::string> normalize_origin(std::string_view o) {
 /// OriginPolicy origins{.allowed = {"https://app.example.com"}, .allow_credentials = true};
 /// @endcode
 struct OriginPolicy {
-  std::vector<std::string> allowed;  ///< `scheme://host[:port]`; an entry `*` means any
+  std::vector<std::string> allowed = {};  ///< `scheme://host[:port]`; an entry `*` means any
   bool any = false;                  ///< every origin allowed (same as an entry `*`)
   /// Cookies and HTTP auth go along with cross-origin requests. The specific
   /// origin is then always echoed, never `*` (browsers refuse `*` with

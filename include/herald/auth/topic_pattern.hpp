@@ -115,8 +115,8 @@ HERALD_DECL bool pattern_matches(std::string_view pattern, std::string_view topi
 /// An empty list allows nothing: a token without a `herald` claim grants no
 /// topic. `allows` is linear in the total size of the patterns.
 struct Permissions {
-  std::vector<std::string> subscribe;  ///< patterns for Action::subscribe (replays included)
-  std::vector<std::string> publish;    ///< patterns for Action::publish
+  std::vector<std::string> subscribe = {};  ///< patterns for Action::subscribe (replays included)
+  std::vector<std::string> publish = {};    ///< patterns for Action::publish
 
   /// Whether `topic` (which must be a valid topic name) matches one of the
   /// patterns for `action`.
