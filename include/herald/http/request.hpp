@@ -167,7 +167,9 @@ class Request {
     method_.clear();
     target_.clear();
     body_.clear();
-    for (auto& h : headers_) spare_.push_back(std::move(h));  // moves keep the heap buffers
+    // Moves keep the heap buffers; the pool is a stack, so push the last header
+    // first and the next request's first header gets this one's first slot.
+    for (auto it = headers_.rbegin(); it != headers_.rend(); ++it) spare_.push_back(std::move(*it));
     headers_.clear();
     major_ = 1;
     minor_ = 1;

@@ -15,7 +15,18 @@ inline constexpr const char* reason_body = "body exceeds the limit";
 inline constexpr const char* reason_version = "unsupported HTTP version (1.0 and 1.1 only)";
 inline constexpr const char* reason_bare_lf = "bare LF line ending";
 inline constexpr const char* reason_folding = "obsolete header line folding";
-inline constexpr const char* reason_name_ws = "whitespace between header name and colon";
+inline constexpr const char* reason_name_ws = "whitespace in or after a header name";
+inline constexpr const char* reason_name_token = "header name is not a token";
+
+// tchar of RFC 9110 5.6.2.
+HERALD_DECL bool is_tchar(char c) noexcept {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~': return true;
+    default: return false;
+  }
+}
 inline constexpr const char* reason_h2 = "HTTP/2 preface on an HTTP/1 connection";
 
 // First LF in [p, end) not preceded by CR (`prev` is the byte before p), or null.
@@ -135,10 +146,15 @@ HERALD_DECL int RequestParser::on_header_field(llhttp_t* p, const char* at, std:
 HERALD_DECL int RequestParser::on_header_field_complete(llhttp_t* p) {
   RequestParser& s = self(p);
   if (s.headers_complete_) return 0;
+  // llhttp 8.1 lets "Name :", "Na me" and an empty name through; RFC 9110 5.1
+  // says a field name is a token, and RFC 9112 5.1 says reject whitespace before
+  // the colon (a proxy may read such a header differently: request smuggling).
   const std::string& name = s.req_.headers_.back().first;
-  // llhttp lets "Name :" through; RFC 9112 5.1 says reject it (request smuggling).
-  if (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
-    return s.fail_in_callback(error::bad_request, 400, detail::reason_name_ws);
+  if (name.empty()) return s.fail_in_callback(error::bad_request, 400, detail::reason_name_token);
+  for (char c : name) {
+    if (c == ' ' || c == '\t') return s.fail_in_callback(error::bad_request, 400, detail::reason_name_ws);
+    if (!detail::is_tchar(c)) return s.fail_in_callback(error::bad_request, 400, detail::reason_name_token);
+  }
   return 0;
 }
 
@@ -241,7 +257,9 @@ HERALD_DECL RequestParser::Result RequestParser::feed(std::string_view data) {
       stop = (pos && pos >= p && pos <= end) ? pos : p;
     }
     const auto at = static_cast<std::size_t>(stop - begin);
-    if (rc == HPE_USER) return {Status::error, at, make_error_code(err_), http_status_};
+    // A callback of ours failed (llhttp may report it as HPE_USER or as
+    // HPE_CB_<callback>, depending on the callback).
+    if (state_ == Status::error) return {Status::error, at, make_error_code(err_), http_status_};
     if (rc == HPE_PAUSED_H2_UPGRADE) return fail(error::bad_request, 400, detail::reason_h2, at);
     if (rc != HPE_OK && rc != HPE_PAUSED && rc != HPE_PAUSED_UPGRADE)
       return fail(error::bad_request, 400, llhttp_get_error_reason(&parser_), at);
