@@ -158,6 +158,9 @@ function pubKeyFromRaw(raw) {
   const kg = run('keygen');
   const [whsk, whpk] = kg.out.split(' ');
   check('keygen', kg.code === 0 && whsk?.startsWith('whsk_') && whpk?.startsWith('whpk_'), kg.out);
+  if (whsk?.startsWith('whsk_') && whpk?.startsWith('whpk_')) v1aHeraldSigns(whsk, whpk);
+}
+function v1aHeraldSigns(whsk, whpk) {
   const pub = pubKeyFromRaw(Buffer.from(whpk.slice(5), 'base64'));
   const sk = Buffer.from(whsk.slice(5), 'base64');
   check('whsk is seed + public key', sk.length === 64 && sk.subarray(32).equals(Buffer.from(whpk.slice(5), 'base64')));
