@@ -3,6 +3,7 @@
 #include "demo.hpp"
 
 #include <herald/core/topic.hpp>
+#include <herald/sse/policy.hpp>
 #include <herald/websocket/utf8.hpp>
 
 #include <asio/signal_set.hpp>
@@ -110,6 +111,8 @@ int main(int argc, char** argv) {
   }
   demo::Demo d{cfg, hub, *server};
   add_core_routes(d);
+  herald::auth::OriginPolicy cors{.allowed = cfg.cors_origins};
+  server->sse("/sse/{topic}", hub, herald::SSEOptions{.heartbeat = cfg.heartbeat, .cors = cors});
 
   try {
     server->start();

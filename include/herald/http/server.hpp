@@ -2,6 +2,7 @@
 // enforces limits, hands sockets to transports, and drains on shutdown.
 #pragma once
 #include <herald/core/connection.hpp>
+#include <herald/fwd.hpp>
 #include <herald/http/parser.hpp>
 #include <herald/http/response.hpp>
 #include <herald/http/router.hpp>
@@ -290,6 +291,27 @@ class Server {
   void route(std::string_view method, std::string_view pattern, Handler h) {
     shared_->router.add(method, pattern, std::move(h));
   }
+
+  /// Serves `Policy` on `pattern`; each policy header defines `install`.
+  /// @code
+  /// server.serve<herald::SSEPolicy>("/sse/{topic}", hub);
+  /// @endcode
+  template <class Policy, class... Args>
+  void serve(std::string_view pattern, Args&&... args) {
+    Policy::install(*this, pattern, std::forward<Args>(args)...);
+  }
+  /// Server-Sent Events on `pattern` (include herald/sse/policy.hpp).
+  template <class Policy = SSEPolicy, class... Args>
+  void sse(std::string_view pattern, Args&&... args) { serve<Policy>(pattern, std::forward<Args>(args)...); }
+  /// WebSocket on `pattern` (include herald/websocket/policy.hpp).
+  template <class Policy = WebSocketPolicy, class... Args>
+  void websocket(std::string_view pattern, Args&&... args) { serve<Policy>(pattern, std::forward<Args>(args)...); }
+  /// Short polling on `pattern` (include herald/polling/policy.hpp).
+  template <class Policy = PollingPolicy, class... Args>
+  void poll(std::string_view pattern, Args&&... args) { Policy::install_short(*this, pattern, std::forward<Args>(args)...); }
+  /// Long polling on `pattern` (include herald/polling/policy.hpp).
+  template <class Policy = PollingPolicy, class... Args>
+  void long_poll(std::string_view pattern, Args&&... args) { Policy::install_long(*this, pattern, std::forward<Args>(args)...); }
 
   /// Binds and listens (throws std::system_error on failure), then starts the
   /// event-loop threads. Returns once accepting.
