@@ -21,6 +21,17 @@ namespace herald::json {
 /// quotes): `"` and `\` are escaped, control characters U+0000..U+001F become
 /// `\n`, `\t`... or `\u00XX`. Every other byte (DEL, non-ASCII) is copied as is,
 /// so valid UTF-8 stays valid UTF-8; the input is not validated.
+namespace detail {
+/// Bytes that need an escape in a JSON string: one table look-up per byte.
+inline constexpr auto needs_escape = [] {
+  struct Table { bool v[256] = {}; } t;
+  for (int c = 0; c < 0x20; ++c) t.v[c] = true;
+  t.v[static_cast<unsigned char>('"')] = true;
+  t.v[static_cast<unsigned char>('\\')] = true;
+  return t;
+}();
+}  // namespace detail
+
 HERALD_DECL void append_escaped(std::string& out, std::string_view utf8) {
   static constexpr char hex[] = "0123456789abcdef";
   const char* p = utf8.data();
@@ -28,7 +39,7 @@ HERALD_DECL void append_escaped(std::string& out, std::string_view utf8) {
   while (p != end) {
     // Fast path: copy the longest run that needs no escape in one append.
     const char* run = p;
-    while (p != end && static_cast<unsigned char>(*p) >= 0x20 && *p != '"' && *p != '\\') ++p;
+    while (p != end && !detail::needs_escape.v[static_cast<unsigned char>(*p)]) ++p;
     if (p != run) out.append(run, static_cast<std::size_t>(p - run));
     if (p == end) break;
     const auto c = static_cast<unsigned char>(*p++);
@@ -52,8 +63,8 @@ HERALD_DECL void append_escaped(std::string& out, std::string_view utf8) {
 HERALD_DECL std::size_t escaped_size(std::string_view utf8) noexcept {
   std::size_t n = utf8.size();
   for (unsigned char c : utf8) {
-    if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') n += 1;
-    else if (c < 0x20) n += 5;
+    if (HERALD_LIKELY(!detail::needs_escape.v[c])) continue;
+    n += (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') ? 1 : 5;
   }
   return n;
 }
