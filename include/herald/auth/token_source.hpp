@@ -3,8 +3,8 @@
 // constructor cannot set headers), or a cookie.
 #pragma once
 #include <herald/config.hpp>
-#include <herald/auth/detail/query.hpp>
 #include <herald/auth/origin.hpp>  // detail::iequals, detail::trim_ows
+#include <herald/http/query.hpp>
 #include <herald/http/request_like.hpp>
 
 #include <optional>
@@ -123,7 +123,7 @@ HERALD_DECL std::optional<ExtractedToken> extract_token(std::string_view target,
       if (auto t = detail::bearer_token(*h)) return ExtractedToken{std::string(*t), TokenSource::authorization_header};
   }
   if (!opts.query_parameter.empty()) {
-    if (auto q = detail::query_param(target, opts.query_parameter); q && !q->empty())
+    if (auto q = http::query_param(target, opts.query_parameter); q && !q->empty())
       return ExtractedToken{std::move(*q), TokenSource::query};
   }
   if (!opts.cookie_name.empty()) {

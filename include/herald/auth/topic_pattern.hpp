@@ -7,6 +7,7 @@
 // topic character, so none is needed.
 #pragma once
 #include <herald/config.hpp>
+#include <herald/core/topic.hpp>
 
 #include <cstddef>
 #include <string>
@@ -21,12 +22,6 @@ namespace herald::auth {
 enum class Action { subscribe, publish };
 
 namespace detail {
-
-/// Whether `c` may appear in a topic name (CONTRACT.md: `A-Za-z0-9_.-`).
-constexpr bool is_topic_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '.' || c == '-';
-}
 
 /// First occurrence of `needle` in `hay` at or after `from`, or npos.
 /// Knuth-Morris-Pratt, so the whole pattern match stays linear whatever the
@@ -49,20 +44,16 @@ HERALD_DECL std::size_t kmp_find(std::string_view hay, std::string_view needle, 
 
 }  // namespace detail
 
-/// Whether `topic` is a valid topic name: 1 to 128 characters of `A-Za-z0-9_.-`.
-HERALD_DECL bool is_valid_topic(std::string_view topic) noexcept {
-  if (topic.empty() || topic.size() > 128) return false;
-  for (char c : topic)
-    if (!detail::is_topic_char(c)) return false;
-  return true;
-}
+/// Whether `topic` is a valid topic name: 1 to 128 characters of
+/// `A-Za-z0-9_.-` (herald::valid_topic, the one definition in core/topic.hpp).
+HERALD_DECL bool is_valid_topic(std::string_view topic) noexcept { return herald::valid_topic(topic); }
 
 /// Whether `pattern` is well formed: non-empty, only topic characters and `*`.
 /// A malformed pattern matches nothing (see pattern_matches).
 HERALD_DECL bool is_valid_pattern(std::string_view pattern) noexcept {
   if (pattern.empty()) return false;
   for (char c : pattern)
-    if (c != '*' && !detail::is_topic_char(c)) return false;
+    if (c != '*' && !herald::is_topic_char(c)) return false;
   return true;
 }
 
@@ -81,7 +72,7 @@ HERALD_DECL bool is_valid_pattern(std::string_view pattern) noexcept {
 HERALD_DECL bool pattern_matches(std::string_view pattern, std::string_view topic) {
   if (!is_valid_pattern(pattern)) return false;
   for (char c : topic)
-    if (!detail::is_topic_char(c)) return false;
+    if (!herald::is_topic_char(c)) return false;
 
   const std::size_t first_star = pattern.find('*');
   if (first_star == std::string_view::npos) return pattern == topic;
