@@ -390,6 +390,8 @@ TEST_CASE("http parser: malformed requests are 400", "[http][parser]") {
       "GET / HTTP/2.0\r\n\r\n",                           // not HTTP/1
       "GET / HTTP/0.9\r\n\r\n",                           // not HTTP/1.0 or 1.1
       "GET / FOO/1.1\r\n\r\n",                            // bad protocol
+      "GET /\r\n\r\n",                                    // no version (HTTP/0.9 style)
+      "GET /\r\nHost: h\r\n\r\n",
       "GET /a b HTTP/1.1\r\n\r\n",                        // space in target
       "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",  // CL + TE
       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",  // TE + CL

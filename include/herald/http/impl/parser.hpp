@@ -197,6 +197,10 @@ HERALD_DECL int RequestParser::on_headers_complete(llhttp_t* p) {
   s.last_ = Last::none;
   s.req_.major_ = p->http_major;
   s.req_.minor_ = p->http_minor;
+  // A request line without a version ("GET /") is HTTP/0.9 to llhttp and never
+  // reaches on_version_complete.
+  if (p->http_major != 1 || p->http_minor > 1)
+    return s.fail_in_callback(error::bad_request, 400, detail::reason_version);
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > s.limits_.max_body)
     return s.fail_in_callback(error::body_too_large, 413, detail::reason_body);
   if (s.req_.major_ == 1 && s.req_.minor_ >= 1) {
