@@ -254,11 +254,11 @@ inline Event Reader::control_frame(std::string_view payload) {
 inline Event Reader::deliver_message() {
   if (compressed_) {
     const std::size_t before = message_.size();
-    if (auto ec = inflater_.finish(message_, opts_.max_message_size))
-      return fail(static_cast<herald::error>(ec.value()));
+    const auto ec = inflater_.finish(message_, opts_.max_message_size);
     if (message_op_ == Opcode::text &&
         !utf8_.feed(message_.data() + before, message_.size() - before))
       return fail(herald::error::ws_invalid_utf8);
+    if (ec) return fail(static_cast<herald::error>(ec.value()));
   }
   if (message_op_ == Opcode::text && !utf8_.finish()) return fail(herald::error::ws_invalid_utf8);
   in_message_ = false;
@@ -293,9 +293,9 @@ inline Event Reader::read_data(std::span<std::uint8_t>& input) {
   const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, input.size()));
   if (frame_.masked) apply_mask(input.data(), n, frame_.mask, static_cast<std::size_t>(offset_ & 3));
   const std::size_t before = message_.size();
+  std::error_code ec;
   if (compressed_) {
-    if (auto ec = inflater_.inflate(input.data(), n, message_, opts_.max_message_size))
-      return fail(static_cast<herald::error>(ec.value()));
+    ec = inflater_.inflate(input.data(), n, message_, opts_.max_message_size);
   } else {
     if (n != 0 && message_.capacity() < 16) {
       message_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, 64u << 10)));
@@ -303,8 +303,11 @@ inline Event Reader::read_data(std::span<std::uint8_t>& input) {
     message_.append(reinterpret_cast<const char*>(input.data()), n);
   }
   // Validate what just arrived, so invalid text fails on its first bad byte.
+  // Even when inflation failed: what it produced first decides, so the
+  // verdict does not depend on how the bytes were split.
   if (text && !utf8_.feed(message_.data() + before, message_.size() - before))
     return fail(herald::error::ws_invalid_utf8);
+  if (ec) return fail(static_cast<herald::error>(ec.value()));
   input = input.subspan(n);
   remaining_ -= n;
   offset_ += n;
