@@ -226,11 +226,11 @@ HERALD_DECL void encode_frame(std::string& out, Opcode op, std::string_view payl
                               bool rsv1 = false, const MaskKey* mask = nullptr) {
   std::array<std::uint8_t, max_header_size> hdr;
   const std::size_t n = encode_header(hdr, op, payload.size(), fin, rsv1, mask);
-  const std::size_t start = out.size();
-  out.resize(start + n + payload.size());
-  std::memcpy(out.data() + start, hdr.data(), n);
-  if (!payload.empty()) std::memcpy(out.data() + start + n, payload.data(), payload.size());
-  if (mask) apply_mask(reinterpret_cast<std::uint8_t*>(out.data() + start + n), payload.size(), *mask);
+  out.reserve(out.size() + n + payload.size());
+  out.append(reinterpret_cast<const char*>(hdr.data()), n);
+  const std::size_t body = out.size();
+  out.append(payload);
+  if (mask) apply_mask(reinterpret_cast<std::uint8_t*>(out.data() + body), payload.size(), *mask);
 }
 
 /// Appends a complete server message (unmasked) to `out`, split into frames of
