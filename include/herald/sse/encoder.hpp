@@ -97,16 +97,27 @@ HERALD_DECL std::size_t data_lines_size(std::string_view data) noexcept {
   return n;
 }
 
-HERALD_DECL void append_data_lines(std::string& out, std::string_view data) {
+/// Writes the `data:` lines at `dst` (which has room for data_lines_size
+/// bytes) and returns the end. Raw stores: no capacity check per line.
+HERALD_DECL char* write_data_lines(char* dst, std::string_view data) noexcept {
   for_each_line(data, [&](const char* p, std::size_t len) {
     if (len == 0) {
-      out.append("data:\n", 6);
+      std::memcpy(dst, "data:\n", 6);
+      dst += 6;
     } else {
-      out.append("data: ", 6);
-      out.append(p, len);
-      out.push_back('\n');
+      std::memcpy(dst, "data: ", 6);
+      std::memcpy(dst + 6, p, len);
+      dst[6 + len] = '\n';
+      dst += 7 + len;
     }
   });
+  return dst;
+}
+
+HERALD_DECL void append_data_lines(std::string& out, std::string_view data) {
+  const std::size_t at = out.size();
+  out.resize(at + data_lines_size(data));
+  write_data_lines(out.data() + at, data);
 }
 
 HERALD_DECL std::size_t hex_digits(std::size_t v) noexcept {
@@ -173,12 +184,15 @@ HERALD_DECL std::error_code append_event(std::string& out, const EventFields& f)
 /// Appends the common event: `id: N`, the data lines, the blank line. A
 /// numeric id cannot be invalid, so this cannot fail.
 HERALD_DECL void append_event(std::string& out, std::uint64_t id, std::string_view data) {
-  out.reserve(out.size() + encoded_size(id, data));
-  out.append("id: ", 4);
-  detail::append_decimal(out, id);
-  out.push_back('\n');
-  detail::append_data_lines(out, data);
-  out.push_back('\n');
+  // Size once, grow once, then plain stores: the hot path of SSE fan-out.
+  const std::size_t at = out.size();
+  out.resize(at + encoded_size(id, data));
+  char* p = out.data() + at;
+  std::memcpy(p, "id: ", 4);
+  p = std::to_chars(p + 4, p + 24, id).ptr;
+  *p++ = '\n';
+  p = detail::write_data_lines(p, data);
+  *p = '\n';
 }
 
 /// Appends comment lines (`: text`), one per line of `text`; `":\n"` for empty
