@@ -325,7 +325,9 @@ TEST_CASE("frame: close frames", "[websocket][frame]") {
   CHECK(empty[0].kind == EventKind::close);
   CHECK(empty[0].code == 1005);
 
-  CHECK(error_code_of(frame(8, "\x03")) == 1002);  // one byte
+  // One byte: 0x0F would read as a valid 3840..4095 whatever byte followed.
+  CHECK(error_code_of(frame(8, "\x0F")) == 1002);
+  CHECK(error_code_of(frame(8, "\x0F") + frame(9, "\xA0")) == 1002);
   for (int code : {0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535}) {
     INFO("code " << code);
     CHECK(error_code_of(frame(8, bytes({code >> 8, code & 0xFF}))) == 1002);
