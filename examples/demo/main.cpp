@@ -3,6 +3,7 @@
 #include "demo.hpp"
 
 #include <herald/core/topic.hpp>
+#include <herald/polling/policy.hpp>
 #include <herald/sse/policy.hpp>
 #include <herald/websocket/utf8.hpp>
 
@@ -113,6 +114,8 @@ int main(int argc, char** argv) {
   add_core_routes(d);
   herald::auth::OriginPolicy cors{.allowed = cfg.cors_origins};
   server->sse("/sse/{topic}", hub, herald::SSEOptions{.heartbeat = cfg.heartbeat, .cors = cors});
+  server->poll("/poll/{topic}", hub, herald::PollingOptions{.cors = cors});
+  server->long_poll("/longpoll/{topic}", hub, herald::PollingOptions{.long_poll_max = cfg.long_poll_max, .cors = cors});
 
   try {
     server->start();
