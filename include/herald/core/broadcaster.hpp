@@ -8,9 +8,14 @@
 #include <herald/core/metrics.hpp>
 
 #include <asio/any_io_executor.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/post.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -214,6 +219,23 @@ class Hub {
   Metrics& metrics() const noexcept { return *metrics_; }
   const HubOptions& options() const noexcept { return opt_; }
 
+  /// Backpressure for the `wait` overflow policy: a connection whose queue
+  /// passed its high watermark holds the hub's gate until it drains below its
+  /// low watermark; `async_publish` completes only when no one holds it.
+  void hold_gate() { gate_.fetch_add(1, std::memory_order_acq_rel); }
+  void release_gate() {
+    if (gate_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    std::vector<std::pair<asio::any_io_executor, std::function<void()>>> ready;
+    {
+      std::lock_guard lk(gate_mu_);
+      if (gate_.load(std::memory_order_acquire) != 0) return;
+      ready.swap(gate_waiters_);
+    }
+    for (auto& [ex, fn] : ready) asio::post(ex, std::move(fn));
+  }
+  /// Connections currently pacing `async_publish`.
+  int gate_holders() const noexcept { return gate_.load(std::memory_order_acquire); }
+
   /// The shard of an event-loop thread, registered on first use.
   std::uint32_t shard_index(const asio::any_io_executor& ex) {
     const void* ctx = &ex.context();
@@ -226,7 +248,7 @@ class Hub {
     return static_cast<std::uint32_t>(contexts_.size() - 1);
   }
 
- private:
+ protected:
   detail::Topic* find(std::string_view name) {
     std::shared_lock lk(topics_mu_);
     auto it = topics_.find(std::string(name));
@@ -244,8 +266,24 @@ class Hub {
     return raw;
   }
 
+  template <class Fn>
+  void when_gate_open(asio::any_io_executor ex, Fn fn) {
+    {
+      std::lock_guard lk(gate_mu_);
+      if (gate_.load(std::memory_order_acquire) != 0) {
+        gate_waiters_.emplace_back(std::move(ex), std::move(fn));
+        return;
+      }
+    }
+    asio::post(ex, std::move(fn));
+  }
+
+ private:
   HubOptions opt_;
   Metrics* metrics_;
+  std::atomic<int> gate_{0};
+  std::mutex gate_mu_;
+  std::vector<std::pair<asio::any_io_executor, std::function<void()>>> gate_waiters_;
   std::shared_mutex topics_mu_;
   std::unordered_map<std::string, std::unique_ptr<detail::Topic>> topics_;
   std::mutex shards_mu_;
@@ -311,6 +349,25 @@ class Broadcaster : public Hub {
   /// could not be created, or the backplane assigns ids elsewhere).
   std::uint64_t publish(std::string_view topic, const T& value, std::string_view key = {}) {
     return backplane_.publish(*this, topic, std::string(Codec::encode(value)), std::string(key));
+  }
+
+  /// Publishes, then completes once no `wait`-policy subscriber is past its
+  /// high watermark: for lossless internal pipelines. One slow subscriber then
+  /// paces this publisher, by design. Completion: `void(std::error_code, std::uint64_t id)`.
+  /// @par Example
+  /// @code
+  /// auto [ec, id] = co_await hub.async_publish("jobs", job, asio::experimental::as_tuple(asio::use_awaitable));
+  /// @endcode
+  template <class Token>
+  auto async_publish(std::string_view topic, const T& value, Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code, std::uint64_t)>(
+        [this](auto handler, std::string t, std::string data) {
+          std::uint64_t id = backplane_.publish(*this, t, std::move(data), std::string());
+          auto ex = asio::get_associated_executor(handler, asio::system_executor());
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          this->when_gate_open(asio::any_io_executor(ex), [h, id] { (*h)(std::error_code{}, id); });
+        },
+        token, std::string(topic), std::string(Codec::encode(value)));
   }
 
   Backplane& backplane() noexcept { return backplane_; }

@@ -27,13 +27,14 @@ class Connection;
 /// |------------------------------|----------------------------------------------------------------|
 /// | `P::kind`                    | a `TransportKind`, for metrics                                 |
 /// | `p.on_start(c)`              | the stream is ours: write the handshake, subscribe, set deadline |
-/// | `p.on_read(c, bytes)`        | bytes arrived from the peer (a span into the loop's buffer)    |
+/// | `p.on_read(c, bytes)`        | bytes arrived from the peer: a writable span into the loop's buffer, |
+/// |                              | valid during the call (WebSocket unmasks in place)             |
 /// | `p.on_event(c, ev, sub)`     | an event from the hub: queue its frame with `c.send_event`     |
 /// | `p.on_tick(c, now)`          | the deadline set with `c.set_deadline` passed (heartbeat, idle) |
 /// | `p.on_shutdown(c)`           | the server drains: say goodbye (e.g. close 1001) and close     |
 /// | `p.on_close(c, ec)`          | once, when the connection ends: unsubscribe, count             |
 template <class P, class C>
-concept TransportPolicy = requires(P& p, C& c, std::span<const char> bytes, const EventPtr& ev,
+concept TransportPolicy = requires(P& p, C& c, std::span<char> bytes, const EventPtr& ev,
                                    Subscription& sub, Clock::time_point now, std::error_code ec) {
   { P::kind } -> std::convertible_to<TransportKind>;
   p.on_start(c);
@@ -76,9 +77,7 @@ class Connection final : public Subscriber,
     return std::shared_ptr<Connection>(new Connection(std::move(stream), std::forward<Args>(args)...));
   }
 
-  ~Connection() override {
-    if (counted_) Metrics::add(metrics_->connections[Metrics::idx(Transport::kind)], -1);
-  }
+  ~Connection() override { uncount(); }
 
   /// Starts the transport and reads; `leftover` are bytes already read past
   /// the request by whoever accepted the stream.
@@ -86,7 +85,10 @@ class Connection final : public Subscriber,
     static_assert(TransportPolicy<Transport, Connection>);
     loop_.add(this);
     transport_.on_start(*this);
-    if (!leftover.empty() && state_ == State::open) transport_.on_read(*this, {leftover.data(), leftover.size()});
+    if (!leftover.empty() && state_ == State::open) {
+      std::string bytes(leftover);  // on_read gets writable bytes, as from a read
+      transport_.on_read(*this, std::span<char>(bytes.data(), bytes.size()));
+    }
     if (state_ == State::open) read();
   }
 
@@ -111,26 +113,43 @@ class Connection final : public Subscriber,
   /// Returns false when the overflow policy closed the connection.
   bool send_event(const EventPtr& ev, const std::string& frame) {
     Chunk c{std::shared_ptr<const void>(ev, &frame), frame, ev->key(), true};
+    ++stats_.events;
     return push(std::move(c));
   }
 
   /// Ends the connection: after what is queued is written (within
-  /// `drain_timeout`) when `graceful`, else at once.
+  /// `drain_timeout`) when `graceful`, else at once. With `linger`, once the
+  /// queue is written only the sending half is shut down and reading goes on
+  /// (the transport ignores what arrives) until the peer closes or the
+  /// timeout passes: closing a socket with unread input sends a reset, which
+  /// can destroy the goodbye just written (a WebSocket close frame after an
+  /// error, while the peer is still sending).
   void close(std::error_code reason = {}, bool graceful = true,
-             Clock::duration drain_timeout = std::chrono::seconds(5)) {
+             Clock::duration drain_timeout = std::chrono::seconds(5), bool linger = false) {
     if (state_ == State::closed) return;
-    if (!graceful || queue_.empty()) return finish(reason);
+    if (!graceful) return finish(reason);
     if (state_ == State::draining) return;
+    if (queue_.empty() && !linger) return finish(reason);
     state_ = State::draining;
     reason_ = reason;
+    linger_ = linger;
     deadline_ = now() + drain_timeout;
     loop_.defer_flush(this);
   }
 
   /// Subscribes this connection to `topic` on its own shard.
   SubscribeResult subscribe(Hub& hub, std::string_view topic, Subscription& sub, const SubscribeOptions& o) {
+    hub_ = &hub;
     return hub.subscribe(topic, *this, sub, asio::any_io_executor(stream_.get_executor()), o);
   }
+
+  /// What this connection carried, for per-connection accounting.
+  struct Stats {
+    std::uint64_t events = 0;     ///< events queued to it
+    std::uint64_t dropped = 0;    ///< events its overflow policy dropped or conflated
+    std::uint64_t bytes_out = 0, bytes_in = 0;
+  };
+  const Stats& stats() const noexcept { return stats_; }
 
   // Subscriber
   void on_event(const EventPtr& ev, Subscription& sub) override {
@@ -178,17 +197,21 @@ class Connection final : public Subscriber,
 
   bool push(Chunk c) {
     if (state_ == State::closed) return false;
-    std::size_t n = c.bytes.size();
-    switch (queue_.push(std::move(c))) {
-      case PushResult::queued: Metrics::add(metrics_->queue_bytes, static_cast<std::int64_t>(n)); break;
-      case PushResult::conflated: case PushResult::dropped_new: case PushResult::dropped_old: case PushResult::full:
-        Metrics::add(metrics_->dropped[Metrics::idx(Transport::kind)][static_cast<std::size_t>(queue_.options().policy)],
-                     queue_.take_dropped());
-        break;
-      case PushResult::overflow:
-        Metrics::add(metrics_->closed_slow[Metrics::idx(Transport::kind)]);
-        finish(make_error_code(error::queue_overflow));
-        return false;
+    std::size_t before = queue_.bytes();
+    PushResult r = queue_.push(std::move(c));
+    if (r == PushResult::overflow) {
+      Metrics::add(metrics_->closed_slow[Metrics::idx(Transport::kind)]);
+      finish(make_error_code(error::queue_overflow));
+      return false;
+    }
+    Metrics::add(metrics_->queue_bytes, static_cast<std::int64_t>(queue_.bytes()) - static_cast<std::int64_t>(before));
+    if (r == PushResult::full && !gate_held_ && hub_) {  // `wait`: kept; the publisher is paced
+      gate_held_ = true;
+      hub_->hold_gate();
+    }
+    if (std::size_t d = queue_.take_dropped()) {
+      stats_.dropped += d;
+      Metrics::add(metrics_->dropped[Metrics::idx(Transport::kind)][static_cast<std::size_t>(queue_.options().policy)], d);
     }
     if (!writing_) loop_.defer_flush(this);
     return true;
@@ -206,7 +229,8 @@ class Connection final : public Subscriber,
       stream_.async_read_some(asio::buffer(tls_buf_.get(), 16 * 1024), [self](std::error_code ec, std::size_t n) {
         if (ec) return self->on_read_error(ec);
         Metrics::add(self->metrics_->bytes_in[Metrics::idx(Transport::kind)], n);
-        self->transport_.on_read(*self, {self->tls_buf_.get(), n});
+        self->stats_.bytes_in += n;
+        self->transport_.on_read(*self, std::span<char>(self->tls_buf_.get(), n));
         if (self->state_ != State::closed) self->read();
       });
     }
@@ -221,7 +245,8 @@ class Connection final : public Subscriber,
       if (ec == asio::error::would_block || ec == asio::error::try_again) break;
       if (ec) return on_read_error(ec);
       Metrics::add(metrics_->bytes_in[Metrics::idx(Transport::kind)], n);
-      transport_.on_read(*this, {buf, n});
+      stats_.bytes_in += n;
+      transport_.on_read(*this, std::span<char>(buf, n));
       if (n < Loop::kReadBufferSize) break;
     }
     if (state_ != State::closed) read();
@@ -267,25 +292,42 @@ class Connection final : public Subscriber,
     });
   }
 
+  void release_gate() {
+    if (gate_held_) { gate_held_ = false; hub_->release_gate(); }
+  }
+
   void wrote(std::size_t w) {
+    stats_.bytes_out += w;
     queue_.consume(w);
+    if (gate_held_ && queue_.below_low_watermark()) release_gate();
     Metrics::add(metrics_->queue_bytes, -static_cast<std::int64_t>(w));
     Metrics::add(metrics_->bytes_out[Metrics::idx(Transport::kind)], w);
   }
 
   void drained() {
     queue_.shrink();
-    if (state_ == State::draining) finish(reason_);
+    if (state_ != State::draining) return;
+    if (!linger_) return finish(reason_);
+    linger_ = false;  // now wait for the peer's EOF (read error) or the deadline
+    std::error_code ignored;
+    stream_.lowest_layer().shutdown(asio::socket_base::shutdown_send, ignored);
+  }
+
+  void uncount() {
+    if (counted_) Metrics::add(metrics_->connections[Metrics::idx(Transport::kind)], -1);
+    counted_ = false;
   }
 
   void finish(std::error_code reason) {
     if (state_ == State::closed) return;
     state_ = State::closed;
+    uncount();
     auto self = this->shared_from_this();  // on_close may drop the last owner
     transport_.on_close(*this, reason);
     loop_.remove(this);
     Metrics::add(metrics_->queue_bytes, -static_cast<std::int64_t>(queue_.bytes()));
     queue_.clear();
+    release_gate();
     std::error_code ignored;
     auto& sock = stream_.lowest_layer();
     sock.shutdown(asio::socket_base::shutdown_both, ignored);
@@ -297,11 +339,15 @@ class Connection final : public Subscriber,
   Loop& loop_;
   Transport transport_;
   Metrics* metrics_ = nullptr;
+  Hub* hub_ = nullptr;   // set by subscribe(): whose gate a `wait` queue holds
+  Stats stats_;
   SendQueue queue_;
   std::error_code reason_;
   State state_ = State::open;
   bool writing_ = false;
   bool counted_ = false;
+  bool linger_ = false;
+  bool gate_held_ = false;
   std::unique_ptr<char[]> tls_buf_;       // TLS only: OpenSSL needs a target for decryption
   std::vector<asio::const_buffer> iov_;   // TLS only: async_write keeps its buffer list
 };

@@ -33,6 +33,8 @@ struct Chunk {
 };
 
 /// What happened to a pushed chunk.
+/// What happened to a pushed chunk. `full`: queued past the high watermark
+/// under the `wait` policy; the publisher should wait for room.
 enum class PushResult { queued, conflated, dropped_new, dropped_old, overflow, full };
 
 /// A FIFO ring of chunks bounded in bytes, with the overflow policies of
@@ -61,7 +63,9 @@ class SendQueue {
     }
     switch (opt_.policy) {
       case OverflowPolicy::close: return PushResult::overflow;
-      case OverflowPolicy::wait: return PushResult::full;
+      case OverflowPolicy::wait:  // never drop: queue it and tell the caller to slow down
+        append(std::move(c));
+        return PushResult::full;
       case OverflowPolicy::drop_newest: ++dropped_; return PushResult::dropped_new;
       case OverflowPolicy::drop_oldest: {
         std::size_t freed = 0;

@@ -86,6 +86,7 @@ TEST_CASE("send queue: overflow policies", "[core][queue]") {
     SendQueue q(o);
     q.push(event_chunk("12345678"));
     CHECK(q.push(event_chunk("abc")) == PushResult::full);
-    CHECK(contents(q) == "12345678");
+    CHECK(contents(q) == "12345678abc");  // kept: wait never drops
+    CHECK(q.take_dropped() == 0);
   }
 }
