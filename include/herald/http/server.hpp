@@ -199,6 +199,8 @@ class HttpTransport final : public Exchange {
     c.flush();
     leftover = std::move(pending_);
     pending_.clear();
+    leftover.append(unread_);  // pipelined bytes read with this request
+    unread_ = {};
     asio::ip::tcp::socket s(std::move(c.stream()));
     c.close({}, false);
     return s;
@@ -230,8 +232,11 @@ class HttpTransport final : public Exchange {
       parser_.reset();
       sent_continue_ = false;
       head_deadline_set_ = false;
+      unread_ = data;  // a handler that takes the socket gets these bytes as leftover
       dispatch(c);
-      if ((parked_ || taken_) && !data.empty()) pending_.append(data.data(), data.size());
+      unread_ = {};
+      if (taken_) return;
+      if (parked_ && !data.empty()) pending_.append(data.data(), data.size());
       // A response still being written keeps the next request waiting its turn
       // only when parked or taken; otherwise responses queue in order.
     }
@@ -256,6 +261,7 @@ class HttpTransport final : public Exchange {
   typename http::Router<Handler>::Params params_;
   std::string peer_;
   std::string pending_;
+  std::string_view unread_;  // during dispatch: the bytes after the current request
   std::unique_ptr<Parked> parked_;
   Conn* conn_ = nullptr;
   bool in_request_ = false, sent_continue_ = false, head_deadline_set_ = false, taken_ = false;

@@ -232,7 +232,7 @@ HERALD_DECL void PollingPolicy::respond_batch(Exchange& ex, const detail::PollSt
   polling::build_body(body, r.events, next, r.reset, [](const EventPtr& e) -> const std::string& {
     return e->frame(FrameKind::json, [](const Event& ev) { return polling::event_json(ev.id(), ev.data()); });
   });
-  Metrics::add(st.hub.metrics().deliveries[Metrics::idx(st.kind)], r.events.size());
+  if (!ex.is_head()) Metrics::add(st.hub.metrics().deliveries[Metrics::idx(st.kind)], r.events.size());
   h.status = 200;
   h.headers.emplace_back("Content-Type", "application/json");
   h.content_length = body.size();
