@@ -335,3 +335,45 @@ TEST_CASE("broadcaster: snapshot of the last N before going live, and resets", "
   CHECK(ra.reset);
   hub.unsubscribe(ahead.sub);
 }
+
+TEST_CASE("broadcaster: one post per event-loop thread per event, whatever the subscribers", "[io][broadcaster]") {
+  asio::io_context a(1), b(1);
+  herald::Broadcaster<std::string> hub;
+  std::vector<std::unique_ptr<Recorder>> recs;
+  for (int i = 0; i < 200; ++i) {
+    recs.push_back(std::make_unique<Recorder>());
+    auto& ctx = i % 2 ? a : b;
+    hub.subscribe("shard", *recs.back(), recs.back()->sub, ctx.get_executor());
+  }
+  hub.publish("shard", "one");
+  CHECK(a.poll() == 1);  // one handler delivered to all 100 subscribers of this loop
+  CHECK(b.poll() == 1);
+  for (auto& r : recs) {
+    CHECK(r->ids == std::vector<std::uint64_t>{1});
+    hub.unsubscribe(r->sub);
+  }
+  hub.publish("shard", "nobody listens");
+  a.restart();
+  CHECK(a.poll() == 0);  // no subscribers left on this loop: no post at all
+}
+
+namespace {
+// A backplane that stands for an external engine: it sees every publish and
+// decides when (and whether) the hub commits it. Transports are unchanged.
+struct RecordingBackplane {
+  std::vector<std::string>* seen;
+  std::uint64_t publish(herald::Hub& hub, std::string_view topic, std::string data, std::string key) {
+    seen->push_back(std::string(topic) + ":" + data);
+    return hub.commit(topic, std::move(data), std::move(key));
+  }
+};
+}  // namespace
+
+TEST_CASE("backplane: a seam between publish and commit", "[io][broadcaster]") {
+  std::vector<std::string> seen;
+  herald::Broadcaster<std::string, herald::codec<std::string>, RecordingBackplane> hub({}, herald::default_metrics(),
+                                                                                       RecordingBackplane{&seen});
+  CHECK(hub.publish("x", "1") == 1);
+  CHECK(seen == std::vector<std::string>{"x:1"});
+  CHECK(hub.read("x", 0).events.size() == 1);
+}
