@@ -2,6 +2,7 @@
 // herald's public API, on one port. Start: herald-demo --port 8080
 #include "demo.hpp"
 
+#include <herald/auth/authorizer.hpp>
 #include <herald/core/topic.hpp>
 #include <herald/polling/policy.hpp>
 #include <herald/sse/policy.hpp>
@@ -78,6 +79,7 @@ void add_core_routes(demo::Demo& d) {
   s.route("POST", "/publish/{topic}", [&d](herald::Exchange& ex) {
     std::string_view topic = ex.param("topic");
     if (!herald::valid_topic(topic)) return ex.respond_error(400, "topic must be 1-128 of A-Za-z0-9_.-");
+    if (!ex.authorize(topic, herald::auth::Action::publish)) return;
     const std::string& body = ex.request().body();
     if (!herald::websocket::is_valid_utf8(body)) return ex.respond_error(400, "event data must be UTF-8");
     std::uint64_t id = d.hub.publish(topic, body);
@@ -103,6 +105,13 @@ int main(int argc, char** argv) {
   so.threads = cfg.threads;
   so.max_connections = cfg.max_connections;
   so.limits.max_body = cfg.max_body;
+  if (!cfg.auth_secret.empty()) {
+    // HS256 tokens signed with --auth-secret; the "herald" claim names topics.
+    herald::auth::VerifyOptions vo;
+    vo.audience = cfg.auth_audience;
+    so.authorize = herald::auth::JwtAuthorizer(
+        herald::auth::JwtVerifier({{herald::auth::Algorithm::hs256, cfg.auth_secret}}, vo));
+  }
   std::unique_ptr<herald::Server> server;
   try {
     server = std::make_unique<herald::Server>(so);

@@ -1,6 +1,7 @@
 // herald: herald::Server: accepts, keeps HTTP/1.1 sessions alive, routes,
 // enforces limits, hands sockets to transports, and drains on shutdown.
 #pragma once
+#include <herald/auth/hook.hpp>
 #include <herald/core/connection.hpp>
 #include <herald/fwd.hpp>
 #include <herald/http/parser.hpp>
@@ -30,6 +31,8 @@ struct ServerOptions {
   Clock::duration idle_timeout = std::chrono::seconds(60);    ///< an idle keep-alive session closes after
   Clock::duration shutdown_timeout = std::chrono::seconds(5); ///< in-flight work finishes within, then closes
   Metrics* metrics = &default_metrics();
+  /// Access control for every transport (auth/hook.hpp); empty: everything open.
+  auth::AnyAuthorizer authorize{};
 };
 
 /// A request parked for an answer later (long polling). Owned by the session;
@@ -65,6 +68,41 @@ class Exchange {
   /// the bytes already read past this request.
   virtual asio::ip::tcp::socket take_socket(std::string& leftover) = 0;
   virtual bool shutting_down() const = 0;
+  /// The server's authorization hook (empty: open).
+  virtual const auth::AnyAuthorizer& authorizer() const = 0;
+
+  /// Asks the authorization hook whether this request may `action` `topic`.
+  /// Denied: answers 401/403/429 with the reason (and `WWW-Authenticate`),
+  /// counts it, and returns false. Allowed: `expires` (when given) receives
+  /// when the permission lapses on the loop's clock, max() for never.
+  bool authorize(std::string_view topic, auth::Action action, Clock::time_point* expires = nullptr) {
+    if (expires) *expires = Clock::time_point::max();
+    const auto& hook = authorizer();
+    if (!hook) return true;
+    auto d = decide(hook, topic, action);
+    if (!d.allowed) {
+      Metrics::add(metrics().auth_denied);
+      std::string www = auth::www_authenticate(d);
+      bool ka = keep_alive();
+      if (www.empty()) respond_raw(http::make_error_response(d.status, d.reason, ka), ka);
+      else respond_raw(http::make_error_response(d.status, d.reason, ka, {{"WWW-Authenticate", www}}), ka);
+      return false;
+    }
+    if (expires && d.expires) {
+      auto left = *d.expires - std::chrono::system_clock::now();
+      *expires = now() + std::chrono::duration_cast<Clock::duration>(left);
+    }
+    return true;
+  }
+
+  /// The hook's decision, without answering: for checks after the handshake
+  /// (a WebSocket message that publishes).
+  auth::AuthDecision decide(const auth::AnyAuthorizer& hook, std::string_view topic, auth::Action action) const {
+    const auto& req = request();
+    auth::HeaderLookup headers(req);
+    return hook(auth::AuthRequest{req.method(), req.target(), headers, peer(), topic, action,
+                                  std::chrono::system_clock::now()});
+  }
 
   bool keep_alive() const { return request().keep_alive() && !shutting_down(); }
   bool is_head() const { return request().method() == "HEAD"; }
@@ -172,6 +210,7 @@ class HttpTransport final : public Exchange {
   asio::any_io_executor executor() override { return conn_->get_executor(); }
   Clock::time_point now() const override { return conn_->now(); }
   bool shutting_down() const override { return shared_->stopping.load(std::memory_order_relaxed); }
+  const auth::AnyAuthorizer& authorizer() const override { return shared_->opt.authorize; }
 
   void respond_raw(std::string bytes, bool keep_alive) override {
     if (!conn_) return;

@@ -44,10 +44,11 @@ class SSEPolicy {
  public:
   static constexpr TransportKind kind = TransportKind::sse;
 
+  /// `expires`: when the subscriber's permission lapses (the stream ends then).
   SSEPolicy(Hub& hub, std::string topic, std::optional<std::uint64_t> cursor, bool chunked,
-            std::string head, const SSEOptions& o)
+            std::string head, const SSEOptions& o, Clock::time_point expires = Clock::time_point::max())
       : hub_(hub), topic_(std::move(topic)), cursor_(cursor), head_(std::move(head)),
-        heartbeat_(o.heartbeat), expires_(o.expires), chunked_(chunked) {}
+        heartbeat_(o.heartbeat), expires_(std::min(o.expires, expires)), chunked_(chunked) {}
 
   Metrics& metrics() { return hub_.metrics(); }
 
@@ -190,6 +191,8 @@ inline void SSEPolicy::install(Server& server, std::string_view pattern, Hub& hu
   auto stream = [&hub, opt](Exchange& ex) {
     std::string_view topic = ex.param("topic");
     if (!valid_topic(topic)) return ex.respond_error(400, "topic must be 1-128 of A-Za-z0-9_.-");
+    Clock::time_point expires;
+    if (!ex.authorize(topic, auth::Action::subscribe, &expires)) return;
     const auto& req = ex.request();
     bool chunked = req.version_minor() >= 1;
     if (ex.is_head()) {
@@ -203,7 +206,7 @@ inline void SSEPolicy::install(Server& server, std::string_view pattern, Hub& hu
     std::string leftover;
     auto socket = ex.take_socket(leftover);
     auto conn = Connection<SSEPolicy>::create(std::move(socket), hub, std::string(topic), cursor, chunked,
-                                              std::move(head), *opt);
+                                              std::move(head), *opt, expires);
     conn->queue().set_options(opt->queue);
     conn->start();
   };
