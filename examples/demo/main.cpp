@@ -1,6 +1,7 @@
 // herald-demo: the reference server of CONTRACT.md. Every transport, through
 // herald's public API, on one port. Start: herald-demo --port 8080
 #include "demo.hpp"
+#include "websocket_routes.hpp"
 
 #include <herald/auth/authorizer.hpp>
 #include <herald/core/topic.hpp>
@@ -125,6 +126,7 @@ int main(int argc, char** argv) {
   server->sse("/sse/{topic}", hub, herald::SSEOptions{.heartbeat = cfg.heartbeat, .cors = cors});
   server->poll("/poll/{topic}", hub, herald::PollingOptions{.cors = cors});
   server->long_poll("/longpoll/{topic}", hub, herald::PollingOptions{.long_poll_max = cfg.long_poll_max, .cors = cors});
+  demo::add_websocket_routes(d);
 
   try {
     server->start();

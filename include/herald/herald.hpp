@@ -6,3 +6,5 @@
 #include <herald/core/connection.hpp>
 #include <herald/http/server.hpp>
 #include <herald/sse/policy.hpp>
+#include <herald/websocket/client.hpp>
+#include <herald/websocket/policy.hpp>

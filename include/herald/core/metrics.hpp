@@ -53,6 +53,7 @@ struct Metrics {
   Counter bad_requests{0};        ///< requests refused for malformed input or limits
   Counter rejected_connections{0};///< refused past the connection limit
   Counter ws_protocol_errors{0};  ///< WebSocket closes for a peer's protocol error
+  Counter ws_dead_peers{0};       ///< WebSocket peers dropped for not answering a ping in time
   Counter auth_denied{0};
   Counter rate_limited{0};
   Counter webhook_attempts_ok{0}, webhook_attempts_retry{0}, webhook_attempts_failed{0};
@@ -108,6 +109,8 @@ struct Metrics {
     value("herald_rejected_connections_total", "", rejected_connections);
     family("herald_ws_protocol_errors_total", "counter", "WebSocket closes for peer protocol errors.");
     value("herald_ws_protocol_errors_total", "", ws_protocol_errors);
+    family("herald_ws_dead_peers_total", "counter", "WebSocket peers dropped for not answering a ping.");
+    value("herald_ws_dead_peers_total", "", ws_dead_peers);
     family("herald_auth_denied_total", "counter", "Requests refused by access control.");
     value("herald_auth_denied_total", "", auth_denied);
     family("herald_rate_limited_total", "counter", "Publishes or messages refused by a rate limit.");

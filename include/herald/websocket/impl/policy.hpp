@@ -1,0 +1,370 @@
+// herald: definitions for websocket/policy.hpp. Included at its end.
+#pragma once
+#include <herald/websocket/policy.hpp>
+
+#include <openssl/rand.h>
+
+namespace herald {
+
+namespace detail {
+
+/// A client's frame: masked with a fresh key (RFC 6455 5.3: unpredictable,
+/// hence OpenSSL's generator).
+inline void ws_append_masked(std::string& out, websocket::Opcode op, std::string_view payload, bool fin, bool rsv1) {
+  websocket::MaskKey key{};
+  if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
+    // Still a valid frame; only its unpredictability against proxy cache
+    // poisoning suffers, and RAND_bytes failing means the process is in trouble.
+    key = {0x5a, 0xa5, 0x3c, 0xc3};
+  }
+  websocket::encode_frame(out, op, payload, fin, rsv1, &key);
+}
+
+/// A whole message in `role`'s framing, split past `fragment_size`.
+inline void ws_encode(std::string& out, websocket::Role role, websocket::Opcode op, std::string_view payload,
+                      std::size_t fragment_size, bool compressed) {
+  if (role == websocket::Role::server) return websocket::encode_message(out, op, payload, fragment_size, compressed);
+  if (fragment_size == 0 || payload.size() <= fragment_size || websocket::is_control(op))
+    return ws_append_masked(out, op, payload, true, compressed);
+  bool first = true;
+  while (true) {
+    const std::size_t n = std::min(payload.size(), fragment_size);
+    const bool fin = n == payload.size();
+    ws_append_masked(out, first ? op : websocket::Opcode::continuation, payload.substr(0, n), fin, first && compressed);
+    payload.remove_prefix(n);
+    first = false;
+    if (fin) break;
+  }
+}
+
+}  // namespace detail
+
+HERALD_DECL WebSocketPolicy::WebSocketPolicy(Setup s)
+    : opt_(s.options ? std::move(s.options) : std::make_shared<const WebSocketOptions>()),
+      metrics_(s.metrics),
+      hub_(s.hub),
+      reader_({.role = s.role, .max_message_size = opt_->max_message_size, .deflate = s.deflate}),
+      deflate_(s.deflate),
+      topic_(std::move(s.topic)),
+      subprotocol_(std::move(s.subprotocol)),
+      response_(std::move(s.response)),
+      after_(s.after),
+      role_(s.role) {
+  v1_ = subprotocol_ == herald_v1;
+  if (deflate_) {
+    const bool server = role_ == websocket::Role::server;
+    const int bits = server ? deflate_->server_max_window_bits : deflate_->client_max_window_bits;
+    const bool takeover = server ? !deflate_->server_no_context_takeover : !deflate_->client_no_context_takeover;
+    deflater_.emplace(bits, takeover, opt_->deflate.compression_level, opt_->deflate.mem_level);
+    // The cached compressed frame is made by a fresh stream with a 15-bit
+    // window: valid for a peer that expects no takeover and allows 15 bits.
+    cache_deflate_ = server && deflate_->server_no_context_takeover && deflate_->server_max_window_bits == 15;
+  }
+}
+
+HERALD_DECL std::string WebSocketPolicy::encode_event(const Event& e, bool v1, bool deflate, std::size_t fragment_size) {
+  std::string body;
+  std::string_view payload = e.data();
+  if (v1) {
+    body.reserve(e.data().size() + 32);
+    body.append("{\"id\":").append(std::to_string(e.id())).append(",\"data\":\"");
+    json::append_escaped(body, e.data());
+    body.append("\"}");
+    payload = body;
+  }
+  std::string z;
+  if (deflate && !websocket::Deflater(15, false).compress(payload, z)) payload = z;
+  else deflate = false;
+  return websocket::encode_message(websocket::Opcode::text, payload, fragment_size, deflate);
+}
+
+HERALD_DECL const std::string& WebSocketPolicy::frame_for(const EventPtr& ev) const {
+  const bool v1 = v1_;
+  const bool z = cache_deflate_ && ev->data().size() + (v1 ? 24 : 0) >= opt_->compress_min_size;
+  const FrameKind k = v1 ? (z ? FrameKind::ws_v1_deflate : FrameKind::ws_v1)
+                         : (z ? FrameKind::ws_text_deflate : FrameKind::ws_text);
+  const std::size_t frag = opt_->fragment_size;
+  return ev->frame(k, [v1, z, frag](const Event& e) { return encode_event(e, v1, z, frag); });
+}
+
+HERALD_DECL void WebSocketPolicy::start() {
+  last_heard_ = ops_->now(conn_);
+  if (!response_.empty()) {
+    ops_->send(conn_, std::move(response_));
+    std::string().swap(response_);
+  }
+  if (hub_ && !topic_.empty()) {
+    auto r = ops_->subscribe(conn_, *hub_, topic_, sub_, {.after = after_, .last = 0});
+    if (r.ec) return start_close(1013, "cannot subscribe to this topic now", r.ec);
+    if (r.reset && v1_) send_text("{\"reset\":true,\"next\":" + std::to_string(r.next) + "}");
+    // The replay is bounded by the history: queued as protocol bytes, so a
+    // long gap is never mistaken for a slow consumer before the first write.
+    for (const auto& ev : r.replay) ops_->send_ref(conn_, ev, frame_for(ev));
+    Metrics::add(metrics_->replayed[Metrics::idx(kind)], r.replay.size());
+  }
+  if (opt_->on_open && !closing_) opt_->on_open(*this);
+  if (!closing_) schedule();
+}
+
+HERALD_DECL void WebSocketPolicy::read(std::span<char> bytes) {
+  if (!conn_) return;
+  last_heard_ = ops_->now(conn_);
+  std::span<std::uint8_t> in(reinterpret_cast<std::uint8_t*>(bytes.data()), bytes.size());
+  if (closing_) {
+    // Lingering after our close frame: only the peer's close code matters.
+    while (!reader_.failed() && !reader_.closed()) {
+      websocket::Event ev = reader_.next(in);
+      if (ev.kind == websocket::EventKind::need_more) break;
+      if (ev.kind == websocket::EventKind::close) {
+        peer_code_ = ev.close_code;
+        peer_reason_.assign(ev.payload);
+      }
+    }
+    return;
+  }
+  while (!closing_) {
+    websocket::Event ev = reader_.next(in);
+    switch (ev.kind) {
+      case websocket::EventKind::need_more: return;
+      case websocket::EventKind::text: deliver(websocket::Opcode::text, ev.payload); break;
+      case websocket::EventKind::binary: deliver(websocket::Opcode::binary, ev.payload); break;
+      case websocket::EventKind::ping: send_control(websocket::Opcode::pong, ev.payload); break;
+      case websocket::EventKind::pong: break;  // liveness is any byte: last_heard_ above
+      case websocket::EventKind::close: return peer_closed(ev.close_code, ev.payload);
+      case websocket::EventKind::error:
+        Metrics::add(metrics_->ws_protocol_errors);
+        return start_close(ev.close_code, ev.error.message(), ev.error);
+    }
+  }
+}
+
+HERALD_DECL void WebSocketPolicy::deliver(websocket::Opcode op, std::string_view payload) {
+  if (opt_->on_message) return opt_->on_message(*this, op, payload);
+  if (role_ != websocket::Role::client) return;
+  if (!inbox_) inbox_ = std::make_unique<detail::WsInbox>();
+  inbox_->messages.push_back({op, std::string(payload), 0});
+  pump_inbox();
+}
+
+HERALD_DECL void WebSocketPolicy::pump_inbox() {
+  if (!inbox_ || !inbox_->waiting) return;
+  if (!inbox_->messages.empty()) {
+    auto op = std::move(inbox_->waiting);
+    websocket::Message m = std::move(inbox_->messages.front());
+    inbox_->messages.pop_front();
+    op->complete({}, std::move(m));
+  } else if (inbox_->ended) {
+    auto op = std::move(inbox_->waiting);
+    op->complete(make_error_code(error::closed), {});
+  }
+}
+
+HERALD_DECL void WebSocketPolicy::send(websocket::Opcode op, std::string_view payload) {
+  if (!conn_ || closing_) return;
+  if (op == websocket::Opcode::close) return close(1000, payload);
+  if (websocket::is_control(op)) return send_control(op, payload);
+  std::string z;
+  bool compress = false;
+  if (deflater_ && payload.size() >= opt_->compress_min_size && !deflater_->compress(payload, z)) {
+    payload = z;
+    compress = true;
+  }
+  std::string out;
+  detail::ws_encode(out, role_, op, payload, opt_->fragment_size, compress);
+  ops_->send(conn_, std::move(out));
+}
+
+HERALD_DECL void WebSocketPolicy::send_control(websocket::Opcode op, std::string_view payload) {
+  if (!conn_ || closing_) return;
+  std::string out;
+  detail::ws_encode(out, role_, op, payload.substr(0, std::min<std::size_t>(payload.size(), 125)), 0, false);
+  ops_->send(conn_, std::move(out));
+}
+
+HERALD_DECL void WebSocketPolicy::ping(std::string_view payload) { send_control(websocket::Opcode::ping, payload); }
+
+HERALD_DECL void WebSocketPolicy::close(std::uint16_t code, std::string_view reason) {
+  start_close(code, reason, {});
+}
+
+HERALD_DECL void WebSocketPolicy::start_close(std::uint16_t code, std::string_view reason, std::error_code ec) {
+  if (!conn_ || closing_) return;
+  std::string out;
+  detail::ws_encode(out, role_, websocket::Opcode::close, websocket::close_payload(code, reason), 0, false);
+  ops_->send(conn_, std::move(out));
+  closing_ = true;
+  ops_->close(conn_, ec, true, opt_->close_timeout, true);
+}
+
+HERALD_DECL void WebSocketPolicy::peer_closed(std::uint16_t code, std::string_view reason) {
+  peer_code_ = code;
+  peer_reason_.assign(reason);
+  // Echo the code (RFC 6455 5.5.1); "no code" is answered with no code.
+  std::string out;
+  detail::ws_encode(out, role_, websocket::Opcode::close,
+                    code == static_cast<std::uint16_t>(websocket::CloseCode::no_status) ? std::string()
+                                                                                         : websocket::close_payload(code),
+                    0, false);
+  ops_->send(conn_, std::move(out));
+  closing_ = true;
+  // The server closes TCP first (RFC 6455 7.1.1); a client waits for it.
+  ops_->close(conn_, {}, true, opt_->close_timeout, role_ == websocket::Role::client);
+}
+
+HERALD_DECL void WebSocketPolicy::tick(Clock::time_point now) {
+  if (closing_) return;  // the connection's close deadline governs now
+  if (now >= opt_->expires) return start_close(1008, "access expired", make_error_code(error::ws_policy_violation));
+  if (opt_->ping_interval.count() > 0) {
+    if (awaiting_pong_ && last_heard_ < ping_sent_) {
+      if (now >= ping_sent_ + opt_->pong_timeout) {
+        Metrics::add(metrics_->ws_dead_peers);
+        closing_ = true;
+        return ops_->close(conn_, make_error_code(error::timeout), false, {}, false);
+      }
+    } else {
+      awaiting_pong_ = false;
+      if (now >= last_heard_ + opt_->ping_interval) {
+        send_control(websocket::Opcode::ping, {});
+        awaiting_pong_ = true;
+        ping_sent_ = now;
+      }
+    }
+  }
+  schedule();
+}
+
+HERALD_DECL void WebSocketPolicy::schedule() {
+  Clock::time_point t = opt_->expires;
+  if (opt_->ping_interval.count() > 0) {
+    const Clock::time_point p =
+        awaiting_pong_ ? ping_sent_ + opt_->pong_timeout : last_heard_ + opt_->ping_interval;
+    if (p < t) t = p;
+  }
+  ops_->set_deadline(conn_, t);
+}
+
+HERALD_DECL void WebSocketPolicy::ended(std::error_code) {
+  closing_ = true;
+  if (hub_) hub_->unsubscribe(sub_);
+  const std::uint16_t code = peer_code_ ? peer_code_ : static_cast<std::uint16_t>(websocket::CloseCode::abnormal);
+  if (opt_->on_close) opt_->on_close(*this, code);
+  if (role_ == websocket::Role::client && !opt_->on_message) {
+    if (!inbox_) inbox_ = std::make_unique<detail::WsInbox>();
+    inbox_->messages.push_back({websocket::Opcode::close, peer_reason_, code});
+    inbox_->ended = true;
+    pump_inbox();
+  }
+}
+
+namespace detail {
+
+/// Writes a refusal on a stream that will carry no WebSocket, then closes it.
+template <class Stream>
+void ws_refuse(Stream stream, std::string response) {
+  auto s = std::make_shared<Stream>(std::move(stream));
+  auto out = std::make_shared<std::string>(std::move(response));
+  asio::async_write(*s, asio::buffer(*out), [s, out](std::error_code, std::size_t) {
+    std::error_code ignored;
+    s->lowest_layer().shutdown(asio::socket_base::shutdown_both, ignored);
+    s->lowest_layer().close(ignored);
+  });
+}
+
+/// The `?after=N` of a target: nullopt if absent; false in `ok` if malformed.
+inline std::optional<std::uint64_t> ws_after(std::string_view target, bool& ok) {
+  ok = true;
+  auto a = http::query_param(target, "after");
+  if (!a) return std::nullopt;
+  auto n = http::parse_uint64(*a);
+  ok = n.has_value();
+  return n;
+}
+
+HERALD_DECL void ws_install(Server& server, std::string_view pattern, Hub* hub, WebSocketOptions o) {
+  auto opt = std::make_shared<const WebSocketOptions>(std::move(o));
+  auto hs = std::make_shared<const websocket::HandshakeOptions>(websocket::HandshakeOptions{
+      .subprotocols = opt->subprotocols, .check_origin = opt->check_origin, .deflate = opt->deflate});
+  server.route("GET", pattern, [hub, opt, hs](Exchange& ex) {
+    const auto& req = ex.request();
+    auto r = websocket::check_request(req, *hs);
+    if (!r) {
+      Metrics::add(ex.metrics().bad_requests);
+      std::string out;
+      websocket::write_reject_response(out, r);
+      return ex.respond_raw(std::move(out), false);
+    }
+    std::string topic = opt->topic;
+    if (std::string_view t = ex.param("topic"); !t.empty()) topic = t;
+    if (hub && !topic.empty() && !valid_topic(topic))
+      return ex.respond_error(400, "topic must be 1-128 of A-Za-z0-9_.-");
+    bool ok = true;
+    auto after = ws_after(req.target(), ok);
+    if (!ok) return ex.respond_error(400, "after must be a non-negative integer");
+    if (ex.shutting_down()) return ex.respond_error(503, "server is shutting down", {{"Retry-After", "1"}});
+    WebSocketPolicy::Setup s{.role = websocket::Role::server,
+                             .options = opt,
+                             .metrics = &ex.metrics(),
+                             .hub = hub,
+                             .topic = std::move(topic),
+                             .after = after,
+                             .subprotocol = std::move(r.subprotocol),
+                             .deflate = r.deflate};
+    websocket::write_accept_response(s.response, r);
+    std::string leftover;
+    auto socket = ex.take_socket(leftover);
+    auto conn = Connection<WebSocketPolicy>::create(std::move(socket), std::move(s));
+    conn->queue().set_options(opt->queue);
+    conn->start(leftover);
+  });
+}
+
+}  // namespace detail
+
+inline void WebSocketPolicy::install(Server& server, std::string_view pattern, Hub& hub, WebSocketOptions o) {
+  detail::ws_install(server, pattern, &hub, std::move(o));
+}
+inline void WebSocketPolicy::install(Server& server, std::string_view pattern, WebSocketOptions o) {
+  detail::ws_install(server, pattern, nullptr, std::move(o));
+}
+
+template <class Policy, class Stream, http::RequestLike Req>
+  requires std::same_as<Policy, WebSocketPolicy>
+std::shared_ptr<Connection<WebSocketPolicy, Stream>> accept(Stream stream, const Req& req, std::string_view leftover,
+                                                            Hub* hub, WebSocketOptions o) {
+  auto r = WebSocketPolicy::check(req, o);
+  std::string out;
+  if (!r) {
+    websocket::write_reject_response(out, r);
+    detail::ws_refuse(std::move(stream), std::move(out));
+    return nullptr;
+  }
+  std::string_view target = req.target();
+  std::string topic = o.topic;
+  if (hub && topic.empty()) {
+    std::string_view path = target.substr(0, target.find('?'));
+    topic = std::string(path.substr(path.rfind('/') + 1));
+  }
+  bool ok = true;
+  auto after = detail::ws_after(target, ok);
+  if (hub && !valid_topic(topic)) ok = false;
+  if (!ok) {
+    detail::ws_refuse(std::move(stream), http::make_error_response(400, "bad topic or after", false));
+    return nullptr;
+  }
+  auto opt = std::make_shared<const WebSocketOptions>(std::move(o));
+  WebSocketPolicy::Setup s{.role = websocket::Role::server,
+                           .options = opt,
+                           .metrics = hub ? &hub->metrics() : &default_metrics(),
+                           .hub = hub,
+                           .topic = std::move(topic),
+                           .after = after,
+                           .subprotocol = std::move(r.subprotocol),
+                           .deflate = r.deflate};
+  websocket::write_accept_response(s.response, r);
+  auto conn = Connection<WebSocketPolicy, Stream>::create(std::move(stream), std::move(s));
+  conn->queue().set_options(opt->queue);
+  conn->start(leftover);
+  return conn;
+}
+
+}  // namespace herald
