@@ -33,6 +33,8 @@ class Connection;
 /// | `p.on_tick(c, now)`          | the deadline set with `c.set_deadline` passed (heartbeat, idle) |
 /// | `p.on_shutdown(c)`           | the server drains: say goodbye (e.g. close 1001) and close     |
 /// | `p.on_close(c, ec)`          | once, when the connection ends: unsubscribe, count             |
+/// | `p.on_drained(c)` (optional) | the send queue was fully written while open: feed it more      |
+/// |                              | (SSE paces a long replay this way)                             |
 template <class P, class C>
 concept TransportPolicy = requires(P& p, C& c, std::span<char> bytes, const EventPtr& ev,
                                    Subscription& sub, Clock::time_point now, std::error_code ec) {
@@ -184,7 +186,7 @@ class Connection final : public Subscriber,
       : stream_(std::move(stream)),
         ctx_(static_cast<asio::io_context&>(stream_.get_executor().context())),
         loop_(Loop::of(ctx_)),
-        transport_(std::forward<Args>(args)...) {
+        transport_(make_transport(std::forward<Args>(args)...)) {
     metrics_ = &transport_.metrics();
     Metrics::add(metrics_->connections[Metrics::idx(Transport::kind)], 1);
     counted_ = true;
@@ -193,6 +195,14 @@ class Connection final : public Subscriber,
       stream_.non_blocking(true, ec);
       stream_.set_option(asio::ip::tcp::no_delay(true), ec);
     }
+  }
+
+  // Aggregates too (clang 14 lacks parenthesised aggregate init); the
+  // prvalue is elided into the member, so a policy need not be movable.
+  template <class... Args>
+  static Transport make_transport(Args&&... args) {
+    if constexpr (std::is_constructible_v<Transport, Args&&...>) return Transport(std::forward<Args>(args)...);
+    else return Transport{std::forward<Args>(args)...};
   }
 
   bool push(Chunk c) {
@@ -306,6 +316,10 @@ class Connection final : public Subscriber,
 
   void drained() {
     queue_.shrink();
+    if (state_ == State::open) {
+      if constexpr (requires { transport_.on_drained(*this); }) transport_.on_drained(*this);
+      return;
+    }
     if (state_ != State::draining) return;
     if (!linger_) return finish(reason_);
     linger_ = false;  // now wait for the peer's EOF (read error) or the deadline
