@@ -1,0 +1,566 @@
+// Webhooks over real sockets on 127.0.0.1: the sender against a scripted
+// (flaky) receiver, the schedule driven by a ManualClock, the SSRF guard
+// through a replaceable resolver, the SQLite outbox across a restart, and the
+// receiving route.
+#include <herald/webhook/policy.hpp>
+
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+using namespace std::chrono_literals;
+namespace wh = herald::webhook;
+
+namespace {
+
+constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A receiver that answers from a script: the next Action per request, 200 when it is empty.
+struct Receiver {
+  struct Action {
+    int status = 200;
+    std::string retry_after{};
+    bool hang = false;  ///< never answer (the sender's timeout fires)
+  };
+  struct Got {
+    std::string id, timestamp, signature, host, body;
+  };
+  struct Hang final : herald::Parked {
+    explicit Hang(herald::Exchange& e) : ex(e) {}
+    void on_deadline() override { ex.respond_error(503, "hung"); }
+    void on_shutdown() override { ex.respond_error(503, "hung"); }
+    herald::Exchange& ex;
+  };
+
+  herald::Metrics metrics;
+  std::unique_ptr<herald::Server> server;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Action> script;
+  std::vector<Got> got;
+
+  Receiver() {
+    server = std::make_unique<herald::Server>(herald::ServerOptions{.metrics = &metrics});
+    server->route("POST", "/hook", [this](herald::Exchange& ex) {
+      const auto& r = ex.request();
+      Action a;
+      {
+        std::lock_guard lk(mu);
+        got.push_back({std::string(r.header("webhook-id").value_or("")),
+                       std::string(r.header("webhook-timestamp").value_or("")),
+                       std::string(r.header("webhook-signature").value_or("")),
+                       std::string(r.header("host").value_or("")), r.body()});
+        if (!script.empty()) {
+          a = script.front();
+          script.pop_front();
+        }
+      }
+      cv.notify_all();
+      if (a.hang) return ex.park(std::make_unique<Hang>(ex));
+      if (!a.retry_after.empty()) return ex.respond(a.status, "text/plain", "x", {{"Retry-After", a.retry_after}});
+      ex.respond(a.status, "text/plain", "ok");
+    });
+    server->route("GET", "/redirected", [this](herald::Exchange& ex) {
+      {
+        std::lock_guard lk(mu);
+        got.push_back({"redirect-followed", "", "", "", ""});
+      }
+      ex.respond(200, "text/plain", "should not be here");
+    });
+    server->start();
+  }
+  ~Receiver() { server->stop(); }
+  unsigned short port() const { return server->port(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()) + "/hook"; }
+  void push(std::initializer_list<Action> as) {
+    std::lock_guard lk(mu);
+    script.insert(script.end(), as);
+  }
+  std::size_t count() {
+    std::lock_guard lk(mu);
+    return got.size();
+  }
+  bool wait_count(std::size_t n, std::chrono::milliseconds t = 5s) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, t, [&] { return got.size() >= n; });
+  }
+  Got at(std::size_t i) {
+    std::lock_guard lk(mu);
+    return got.at(i);
+  }
+};
+
+/// True if `g` carries a valid Standard Webhooks signature under kSecret.
+bool verifies(const Receiver::Got& g) {
+  std::error_code ec;
+  std::vector<wh::Secret> s{wh::Secret::parse(kSecret, ec)};
+  wh::StandardHeaders h{.id = g.id, .timestamp = g.timestamp, .signature = g.signature};
+  return !wh::verify_standard(h, g.body, s, std::chrono::system_clock::now());
+}
+
+/// A sender on its own loop thread with a ManualClock and a report queue.
+struct Rig {
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+  herald::ManualClock clock;
+  herald::Metrics metrics;
+  herald::Broadcaster<std::string> hub{{}, metrics};
+  std::shared_ptr<wh::StaticResolver> resolver = std::make_shared<wh::StaticResolver>();
+  std::unique_ptr<wh::Sender> sender;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<wh::AttemptReport> reports;
+  std::thread thread;
+
+  explicit Rig(wh::SenderOptions o = {}, std::unique_ptr<wh::Outbox> outbox = nullptr) {
+    if (o.schedule == wh::default_schedule()) o.schedule = {0ms, 10s, 20s, 40s, 40s};
+    o.time = &clock;
+    o.manual = true;
+    o.seed = 42;
+    o.metrics = &metrics;
+    if (!o.resolver) o.resolver = resolver;
+    o.client.total_timeout = 500ms;  // the "times out once" case waits this long, in real time
+    o.on_attempt = [this](const wh::AttemptReport& r) {
+      {
+        std::lock_guard lk(mu);
+        reports.push_back(r);
+      }
+      cv.notify_all();
+    };
+    sender = std::make_unique<wh::Sender>(io.get_executor(), hub, std::move(outbox), std::move(o));
+    thread = std::thread([this] { io.run(); });
+    sender->async_start(asio::use_future).get();
+  }
+  ~Rig() {
+    sender->async_stop(asio::use_future).get();
+    guard.reset();
+    io.stop();
+    thread.join();
+    sender.reset();
+  }
+  /// Registers an endpoint; returns (error, id).
+  std::pair<std::error_code, std::string> add(wh::EndpointConfig c) {
+    std::promise<std::pair<std::error_code, std::string>> p;
+    auto f = p.get_future();
+    sender->async_add_endpoint(std::move(c), [&p](std::error_code ec, std::string id) { p.set_value({ec, id}); });
+    REQUIRE(f.wait_for(5s) == std::future_status::ready);
+    return f.get();
+  }
+  std::string add_ok(std::string url, wh::EndpointOptions eo = {}) {
+    auto [ec, id] = add({.url = std::move(url), .secret = kSecret, .topics = {"t"}, .options = eo});
+    REQUIRE_FALSE(ec);
+    return id;
+  }
+  wh::AttemptReport next_report(std::chrono::milliseconds t = 5s) {
+    std::unique_lock lk(mu);
+    if (!cv.wait_for(lk, t, [&] { return !reports.empty(); })) FAIL("no attempt report in time");
+    auto r = reports.front();
+    reports.pop_front();
+    return r;
+  }
+  std::size_t tick() { return sender->async_tick(asio::use_future).get(); }
+  /// Moves the clock to `ms` (wall-clock ms as the sender sees them).
+  void advance_to(std::int64_t ms) {
+    const auto d = ms - sender->now_ms();
+    if (d > 0) clock.advance(std::chrono::milliseconds(d));
+  }
+  wh::EndpointStats stats(const std::string& id) { return sender->stats(id).value(); }
+};
+
+}  // namespace
+
+TEST_CASE("webhook sender: signed delivery, stable ids, connection reuse", "[io][webhook]") {
+  Receiver rx;
+  Rig rig({.ssrf = wh::SsrfPolicy::allow_local()});
+  const std::string id = rig.add_ok(rx.url());
+
+  rig.hub.publish("t", "hello \"world\"\n");
+  auto r1 = rig.next_report();
+  CHECK(r1.outcome == wh::Outcome::delivered);
+  CHECK(r1.status == 200);
+  rig.hub.publish("t", "second");
+  auto r2 = rig.next_report();
+  CHECK(r2.outcome == wh::Outcome::delivered);
+  REQUIRE(rx.count() == 2);
+
+  auto g1 = rx.at(0), g2 = rx.at(1);
+  CHECK(verifies(g1));
+  CHECK(verifies(g2));
+  CHECK(g1.id == r1.msg_id);
+  CHECK(g1.id != g2.id);
+  CHECK(g1.id.starts_with("msg_"));
+  CHECK(g1.host == "127.0.0.1:" + std::to_string(rx.port()));
+  auto body = herald::json::parse(g1.body);
+  REQUIRE(body);
+  CHECK(*body->find("type")->as_string() == "herald.event");
+  CHECK(body->find("timestamp")->as_string()->size() == 24);
+  CHECK(*body->find("data")->find("topic")->as_string() == "t");
+  CHECK(body->find("data")->find("id")->as_int64() == 1);
+  CHECK(*body->find("data")->find("payload")->as_string() == "hello \"world\"\n");
+
+  // One connection, kept alive and reused for the second delivery.
+  CHECK(rig.sender->client().connections_opened() == 1);
+  CHECK(rig.sender->client().connections_reused() == 1);
+  auto s = rig.stats(id);
+  CHECK(s.delivered == 2);
+  CHECK(s.pending + s.retrying + s.dead == 0);
+  CHECK(rig.metrics.webhook_attempts_ok == 2);
+}
+
+TEST_CASE("webhook sender: a flaky receiver, retried on the schedule (ManualClock)", "[io][webhook]") {
+  Receiver rx;
+  Rig rig({.ssrf = wh::SsrfPolicy::allow_local()});  // schedule 0, 10 s, 20 s, 40 s, 40 s
+  const std::string id = rig.add_ok(rx.url());
+  rx.push({{.status = 500}, {.hang = true}, {.status = 429, .retry_after = "15"}, {.status = 302}, {.status = 200}});
+
+  rig.hub.publish("t", "payload");
+  auto a1 = rig.next_report();  // attempt 1 at once: 500
+  CHECK(a1.status == 500);
+  CHECK(a1.outcome == wh::Outcome::retry);
+  CHECK(a1.state == wh::MessageState::retrying);
+  auto wait1 = a1.next_attempt_ms - rig.sender->now_ms();
+  CHECK(wait1 >= 0);
+  CHECK(wait1 <= 10'000);  // full jitter: anywhere in [0, 10 s]
+  CHECK(rig.stats(id).retrying == 1);
+
+  // Nothing goes out before the chosen time, and it goes out at that time.
+  if (wait1 > 0) {
+    rig.advance_to(a1.next_attempt_ms - 1);
+    CHECK(rig.tick() == 0);
+  }
+  rig.advance_to(a1.next_attempt_ms);
+  CHECK(rig.tick() == 1);
+  auto a2 = rig.next_report();  // attempt 2: the receiver hangs, the client times out
+  CHECK(a2.status == 0);
+  CHECK(a2.ec == herald::error::timeout);
+  CHECK(a2.outcome == wh::Outcome::retry);
+  CHECK(a2.next_attempt_ms - rig.sender->now_ms() <= 20'000);
+
+  rig.advance_to(a2.next_attempt_ms);
+  CHECK(rig.tick() == 1);
+  auto a3 = rig.next_report();  // attempt 3: 429 with Retry-After: 15 is a floor
+  CHECK(a3.status == 429);
+  const auto wait3 = a3.next_attempt_ms - rig.sender->now_ms();
+  CHECK(wait3 >= 15'000);
+  CHECK(wait3 <= 40'000);
+  rig.advance_to(a3.next_attempt_ms - 1);
+  CHECK(rig.tick() == 0);
+  rig.advance_to(a3.next_attempt_ms);
+  CHECK(rig.tick() == 1);
+
+  auto a4 = rig.next_report();  // attempt 4: 302 is a failure, not followed
+  CHECK(a4.status == 302);
+  CHECK(a4.outcome == wh::Outcome::retry);
+  rig.advance_to(a4.next_attempt_ms);
+  CHECK(rig.tick() == 1);
+  auto a5 = rig.next_report();
+  CHECK(a5.outcome == wh::Outcome::delivered);
+  CHECK(a5.attempt == 5);
+
+  REQUIRE(rx.count() == 5);  // the redirect target was never asked
+  for (std::size_t i = 0; i < 5; ++i) {
+    CHECK(rx.at(i).id == a1.msg_id);  // one webhook-id for every attempt
+    CHECK(rx.at(i).body == rx.at(0).body);
+    CHECK(verifies(rx.at(i)));
+  }
+  CHECK(rig.metrics.webhook_attempts_retry == 4);
+  CHECK(rig.metrics.webhook_attempts_ok == 1);
+  CHECK(rig.stats(id).delivered == 1);
+}
+
+TEST_CASE("webhook sender: 4xx dead-letters, replay re-queues, 410 disables, schedule end dead-letters",
+          "[io][webhook]") {
+  Receiver rx;
+  Rig rig({.schedule = {0ms, 1s}, .ssrf = wh::SsrfPolicy::allow_local()});
+  const std::string id = rig.add_ok(rx.url());
+
+  rx.push({{.status = 400}});
+  rig.hub.publish("t", "refused");
+  auto a = rig.next_report();
+  CHECK(a.outcome == wh::Outcome::dead_letter);
+  CHECK(a.state == wh::MessageState::dead);
+  CHECK(rig.stats(id).dead == 1);
+  auto dead = rig.sender->dead_letters(id);
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].msg_id == a.msg_id);
+  CHECK(rig.metrics.webhook_dead_letters == 1);
+
+  CHECK(rig.sender->replay(id) == 1u);  // same message, same id, now accepted
+  auto b = rig.next_report();
+  CHECK(b.outcome == wh::Outcome::delivered);
+  CHECK(b.msg_id == a.msg_id);
+  CHECK(rig.stats(id).dead == 0);
+  CHECK(rig.stats(id).delivered == 1);
+  CHECK_FALSE(rig.sender->replay("ep_unknown"));
+
+  // Schedule end: two attempts (0 s, 1 s), both 503, then dead.
+  rx.push({{.status = 503}, {.status = 503}});
+  rig.hub.publish("t", "unlucky");
+  auto c1 = rig.next_report();
+  CHECK(c1.outcome == wh::Outcome::retry);
+  rig.advance_to(c1.next_attempt_ms);
+  CHECK(rig.tick() == 1);
+  auto c2 = rig.next_report();
+  CHECK(c2.state == wh::MessageState::dead);
+  CHECK(rig.stats(id).dead == 1);
+
+  // 410 Gone disables the endpoint; what it is owed stays, nothing new queues.
+  rx.push({{.status = 410}});
+  rig.hub.publish("t", "gone");
+  auto d = rig.next_report();
+  CHECK(d.outcome == wh::Outcome::disable);
+  auto s = rig.stats(id);
+  CHECK(s.disabled);
+  CHECK(s.retrying == 1);
+  const auto before = rx.count();
+  rig.hub.publish("t", "while disabled");
+  rig.clock.advance(1h);
+  CHECK(rig.tick() == 0);
+  CHECK(rx.count() == before);
+  CHECK(rig.stats(id).pending == 0);
+
+  CHECK(rig.sender->enable(id));  // an operator brings it back: the owed message goes
+  auto e = rig.next_report();
+  CHECK(e.outcome == wh::Outcome::delivered);
+  CHECK(e.msg_id == d.msg_id);
+}
+
+TEST_CASE("webhook sender: an endpoint failing for the configured period is disabled", "[io][webhook]") {
+  Receiver rx;
+  Rig rig({.schedule = {0ms, 10s, 10s, 10s, 10s, 10s, 10s},
+           .ssrf = wh::SsrfPolicy::allow_local(),
+           .disable_after = 25s});
+  const std::string id = rig.add_ok(rx.url());
+  for (int i = 0; i < 7; ++i) rx.push({{.status = 500}});
+  rig.hub.publish("t", "x");
+  auto r = rig.next_report();
+  const auto first = rig.sender->now_ms();
+  int attempts = 1;
+  while (!rig.stats(id).disabled && attempts < 7) {
+    rig.advance_to(r.next_attempt_ms);
+    REQUIRE(rig.tick() == 1);
+    r = rig.next_report();
+    ++attempts;
+  }
+  CHECK(rig.stats(id).disabled);
+  CHECK(rig.sender->now_ms() - first >= 25'000);  // not before the period
+  CHECK(rig.stats(id).retrying == 1);             // still owed
+}
+
+TEST_CASE("webhook sender: strict ordering and the concurrency limit", "[io][webhook]") {
+  Receiver rx;
+  Rig rig({.ssrf = wh::SsrfPolicy::allow_local()});
+
+  SECTION("ordered: a failing head blocks the rest") {
+    const std::string id = rig.add_ok(rx.url(), {.ordered = true});
+    rx.push({{.status = 500}});
+    rig.hub.publish("t", "one");
+    rig.hub.publish("t", "two");
+    auto r = rig.next_report();
+    CHECK(r.event_id == 1);
+    CHECK(r.outcome == wh::Outcome::retry);
+    CHECK(rig.tick() == 0);  // "two" is due but waits behind "one"
+    CHECK(rx.count() == 1);
+    rig.advance_to(r.next_attempt_ms);
+    CHECK(rig.tick() == 1);
+    CHECK(rig.next_report().event_id == 1);
+    CHECK(rig.next_report().event_id == 2);  // started when "one" was delivered
+    REQUIRE(rx.count() == 3);
+    CHECK(rx.at(2).body.find("\"payload\":\"two\"") != std::string::npos);
+    CHECK(rig.stats(id).delivered == 2);
+  }
+  SECTION("at most max_in_flight attempts at once") {
+    const std::string id = rig.add_ok(rx.url(), {.max_in_flight = 2});
+    rx.push({{.hang = true}, {.hang = true}, {.hang = true}, {.hang = true}});
+    for (int i = 0; i < 4; ++i) rig.hub.publish("t", "p" + std::to_string(i));
+    REQUIRE(rx.wait_count(2));
+    auto s = rig.stats(id);
+    CHECK(s.in_flight == 2);
+    CHECK(rx.count() == 2);  // the other two wait for a slot
+    CHECK(rig.next_report().ec == herald::error::timeout);  // a slot frees up: the next one goes
+    REQUIRE(rx.wait_count(3));
+  }
+}
+
+TEST_CASE("webhook sender: SSRF guard on every address class, through the resolver seam", "[io][webhook][ssrf]") {
+  Receiver rx;
+  Rig rig;  // default policy: only global addresses
+  const char* forbidden[] = {"10.0.0.1",       "172.16.5.4",     "192.168.1.1",  "127.0.0.1",   "169.254.1.1",
+                             "169.254.169.254", "100.64.0.1",     "224.0.0.1",    "0.0.0.0",     "255.255.255.255",
+                             "240.0.0.1",       "::1",            "::",           "fe80::1",     "fc00::1",
+                             "fd00:ec2::254",   "ff02::1",        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a9fe:a9fe"};
+  const auto port = std::to_string(rx.port());
+  int i = 0;
+  for (const char* a : forbidden) {
+    const std::string host = "h" + std::to_string(i++) + ".test";
+    rig.resolver->set(host, {*wh::Address::parse(a)});
+    auto [ec, id] = rig.add({.url = "http://" + host + ":" + port + "/hook", .secret = kSecret, .topics = {"t"}});
+    INFO(a);
+    CHECK(ec == herald::error::webhook_forbidden_address);
+    // The same address as a URL literal is refused without any look-up.
+    const std::string lit = std::string(a).find(':') != std::string::npos ? "[" + std::string(a) + "]" : a;
+    CHECK(rig.add({.url = "http://" + lit + ":" + port + "/hook", .secret = kSecret, .topics = {"t"}}).first ==
+          herald::error::webhook_forbidden_address);
+  }
+  // A name that resolves to a public and a private address is refused whole.
+  rig.resolver->set("mixed.test", {*wh::Address::parse("93.184.216.34"), *wh::Address::parse("10.1.2.3")});
+  CHECK(rig.add({.url = "http://mixed.test/hook", .secret = kSecret, .topics = {"t"}}).first ==
+        herald::error::webhook_forbidden_address);
+  CHECK(rx.count() == 0);
+  CHECK(rig.sender->client().connections_opened() == 0);
+}
+
+TEST_CASE("webhook sender: connects to the checked address; a rebinding to a forbidden one is refused",
+          "[io][webhook][ssrf]") {
+  Receiver rx;
+  wh::SsrfPolicy loopback_only{.allow_loopback = true};
+  Rig rig({.ssrf = loopback_only});
+  // hook.test does not exist in any DNS: the connection can only go to the
+  // address the resolver seam returned and the guard checked.
+  rig.resolver->set("hook.test", {*wh::Address::parse("127.0.0.1")});
+  const std::string id = rig.add_ok("http://hook.test:" + std::to_string(rx.port()) + "/hook");
+  rig.hub.publish("t", "via name");
+  CHECK(rig.next_report().outcome == wh::Outcome::delivered);
+  REQUIRE(rx.count() == 1);
+  CHECK(rx.at(0).host == "hook.test:" + std::to_string(rx.port()));
+
+  for (const char* a : {"10.0.0.1", "169.254.169.254", "::ffff:192.168.0.1"}) {
+    rig.resolver->set("hook.test", {*wh::Address::parse(a)});  // DNS rebinding after registration
+    rig.hub.publish("t", "rebound");
+    auto r = rig.next_report();
+    INFO(a);
+    CHECK(r.ec == herald::error::webhook_forbidden_address);
+    CHECK(r.outcome == wh::Outcome::retry);
+  }
+  CHECK(rx.count() == 1);
+  CHECK(rig.sender->client().connections_opened() == 1);
+  CHECK(rig.resolver->lookups() == 5);  // once at registration, once per attempt
+}
+
+TEST_CASE("webhook sender: the SQLite outbox survives a restart", "[io][webhook][outbox]") {
+  Receiver rx;
+  const auto dir = std::filesystem::temp_directory_path() / ("herald-wh-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string db = (dir / "webhooks.sqlite3").string();
+  std::string id, first_msg;
+  {
+    Rig rig({.ssrf = wh::SsrfPolicy::allow_local()}, std::make_unique<wh::SqliteOutbox>(db));
+    id = rig.add_ok(rx.url());
+    rx.push({{.status = 500}, {.status = 400}});
+    rig.hub.publish("t", "keep me");
+    auto r = rig.next_report();
+    first_msg = r.msg_id;
+    CHECK(r.state == wh::MessageState::retrying);
+    rig.hub.publish("t", "dead one");
+    CHECK(rig.next_report().state == wh::MessageState::dead);
+  }
+  std::error_code ec;
+  CHECK((std::filesystem::status(db).permissions() & std::filesystem::perms::others_read) ==
+        std::filesystem::perms::none);
+  {
+    Rig rig({.ssrf = wh::SsrfPolicy::allow_local()}, std::make_unique<wh::SqliteOutbox>(db));
+    auto s = rig.stats(id);  // the endpoint and what it is owed came back
+    CHECK(s.retrying == 1);
+    CHECK(s.dead == 1);
+    rig.clock.advance(1min);
+    CHECK(rig.tick() == 1);
+    auto r = rig.next_report();
+    CHECK(r.outcome == wh::Outcome::delivered);
+    CHECK(r.msg_id == first_msg);  // same webhook-id across the restart
+    CHECK(rig.sender->replay(id) == 1u);
+    CHECK(rig.next_report().outcome == wh::Outcome::delivered);
+    // Event ids restart at 1 in a new process; the webhook-id does not repeat.
+    rig.hub.publish("t", "new life");
+    auto n = rig.next_report();
+    CHECK(n.event_id == 1);
+    CHECK(n.msg_id != first_msg);
+    CHECK(rig.stats(id).delivered == 3);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("webhook receiver: verified, deduplicated, published after the answer", "[io][webhook][receiver]") {
+  herald::Metrics metrics;
+  herald::Broadcaster<std::string> hub{{}, metrics};
+  herald::Server server({.metrics = &metrics});
+  herald::WebhookReceiverOptions o;
+  std::error_code ec;
+  o.secrets.push_back(wh::Secret::parse(kSecret, ec));
+  herald::WebhookPolicy::install_receiver(server, "/hooks/in", hub, std::move(o));
+  server.start();
+
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  auto post = [&](std::string id, std::int64_t ts, std::string body, std::string sig_body = {}, bool headers = true) {
+    if (sig_body.empty()) sig_body = body;
+    std::string req = "POST /hooks/in HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n";
+    if (headers) {
+      std::error_code e;
+      req += "webhook-id: " + id + "\r\nwebhook-timestamp: " + std::to_string(ts) +
+             "\r\nwebhook-signature: " + wh::sign(id, ts, sig_body, wh::Secret::parse(kSecret, e)) + "\r\n";
+    }
+    return test::status_of(test::request(server.port(), req + "\r\n" + body));
+  };
+  CHECK(post("msg_1", now, R"({"a":1})") == 200);
+  REQUIRE(test::eventually([&] { return hub.head("webhooks") == 1; }));
+  CHECK(post("msg_1", now, R"({"a":1})") == 200);  // a repeat: acknowledged
+  CHECK(post("msg_2", now, "tampered", "original") == 401);
+  CHECK(post("msg_3", now - 301, "stale") == 401);
+  CHECK(post("msg_4", now + 301, "future") == 401);
+  CHECK(post("msg_5", now, "no headers", {}, false) == 400);
+  CHECK(post("msg_6", now, "sentinel") == 200);
+  REQUIRE(test::eventually([&] { return hub.head("webhooks") == 2; }));
+  auto evs = hub.read("webhooks", 0).events;
+  REQUIRE(evs.size() == 2);
+  CHECK(evs[0]->data() == R"({"a":1})");
+  CHECK(evs[1]->data() == "sentinel");
+  CHECK(metrics.webhooks_received == 3);
+  CHECK(metrics.webhooks_rejected == 4);
+  server.stop();
+}
+
+TEST_CASE("http client: body cap, no redirects, errors", "[io][http][client]") {
+  herald::Server server;
+  server.route("GET", "/big", [](herald::Exchange& ex) { ex.respond(200, "text/plain", std::string(100000, 'b')); });
+  server.route("GET", "/moved", [](herald::Exchange& ex) {
+    ex.respond(301, "text/plain", "", {{"Location", "/big"}});
+  });
+  server.start();
+  asio::io_context io;
+  herald::http::ClientOptions co;
+  co.limits.max_body = 1000;
+  herald::http::Client client(io.get_executor(), co);
+  herald::http::ClientTarget t{.host = "127.0.0.1", .port = server.port(),
+                               .addresses = {{asio::ip::make_address("127.0.0.1"), server.port()}}};
+  auto fut = client.async_request(t, {.method = "GET", .target = "/big"}, asio::use_future);
+  io.run();
+  auto big = fut.get();
+  CHECK(big.status == 200);
+  CHECK(big.truncated);
+  CHECK(big.body.size() == 1000);
+
+  io.restart();
+  fut = client.async_request(t, {.method = "GET", .target = "/moved"}, asio::use_future);
+  io.run();
+  auto moved = fut.get();
+  CHECK(moved.status == 301);  // returned as is
+  CHECK(moved.header("location") == "/big");
+
+  io.restart();
+  herald::http::ClientTarget none{.host = "127.0.0.1", .port = 1};
+  auto f2 = client.async_request(none, {}, asio::use_future);
+  io.run();
+  CHECK_THROWS(f2.get());
+  server.stop();
+}
