@@ -345,18 +345,30 @@ class Server {
   void serve(std::string_view pattern, Args&&... args) {
     Policy::install(*this, pattern, std::forward<Args>(args)...);
   }
+  // The transports' routes: each policy header defines `install` (and
+  // `options_type`, so the options can be a braced list:
+  // `server.sse("/sse/{topic}", hub, {.heartbeat = 10s})`).
+
   /// Server-Sent Events on `pattern` (include herald/sse/policy.hpp).
   template <class Policy = SSEPolicy, class... Args>
-  void sse(std::string_view pattern, Args&&... args) { serve<Policy>(pattern, std::forward<Args>(args)...); }
+  void sse(std::string_view pattern, Args&&... args) { Policy::install(*this, pattern, std::forward<Args>(args)...); }
+  template <class Policy = SSEPolicy, class H>
+  void sse(std::string_view pattern, H& hub, typename Policy::options_type opts) { Policy::install(*this, pattern, hub, std::move(opts)); }
   /// WebSocket on `pattern` (include herald/websocket/policy.hpp).
   template <class Policy = WebSocketPolicy, class... Args>
-  void websocket(std::string_view pattern, Args&&... args) { serve<Policy>(pattern, std::forward<Args>(args)...); }
+  void websocket(std::string_view pattern, Args&&... args) { Policy::install(*this, pattern, std::forward<Args>(args)...); }
+  template <class Policy = WebSocketPolicy, class H>
+  void websocket(std::string_view pattern, H& hub, typename Policy::options_type opts) { Policy::install(*this, pattern, hub, std::move(opts)); }
   /// Short polling on `pattern` (include herald/polling/policy.hpp).
   template <class Policy = PollingPolicy, class... Args>
   void poll(std::string_view pattern, Args&&... args) { Policy::install_short(*this, pattern, std::forward<Args>(args)...); }
+  template <class Policy = PollingPolicy, class H>
+  void poll(std::string_view pattern, H& hub, typename Policy::options_type opts) { Policy::install_short(*this, pattern, hub, std::move(opts)); }
   /// Long polling on `pattern` (include herald/polling/policy.hpp).
   template <class Policy = PollingPolicy, class... Args>
   void long_poll(std::string_view pattern, Args&&... args) { Policy::install_long(*this, pattern, std::forward<Args>(args)...); }
+  template <class Policy = PollingPolicy, class H>
+  void long_poll(std::string_view pattern, H& hub, typename Policy::options_type opts) { Policy::install_long(*this, pattern, hub, std::move(opts)); }
 
   /// Binds and listens (throws std::system_error on failure), then starts the
   /// event-loop threads. Returns once accepting.

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace herald {
 
@@ -43,6 +44,7 @@ struct SSEOptions {
 class SSEPolicy {
  public:
   static constexpr TransportKind kind = TransportKind::sse;
+  using options_type = SSEOptions;
 
   /// `expires`: when the subscriber's permission lapses (the stream ends then).
   SSEPolicy(Hub& hub, std::string topic, std::optional<std::uint64_t> cursor, bool chunked,
@@ -61,16 +63,22 @@ class SSEPolicy {
     if (r.reset) sse::append_reset(body, r.next);
     frame(out, body);
     c.send(std::move(out));
-    for (auto& ev : r.replay) send(c, ev);
     Metrics::add(metrics().replayed[Metrics::idx(kind)], r.replay.size());
+    backlog_ = std::move(r.replay);
+    feed_backlog(c);
     next_tick(c, c.now());
   }
+
+  /// The queue was written out: the replay continues.
+  template <class C>
+  void on_drained(C& c) { feed_backlog(c); }
 
   template <class C>
   void on_read(C&, std::span<const char>) {}  // a client sends nothing; EOF is noticed by the connection
 
   template <class C>
   void on_event(C& c, const EventPtr& ev, Subscription&) {
+    if (backlog_pos_ < backlog_.size()) return hold(c, ev);
     send(c, ev);
   }
 
@@ -124,17 +132,51 @@ class SSEPolicy {
   }
 
  private:
+  const std::string& frame_of(const EventPtr& ev) const {
+    if (chunked_)
+      return ev->frame(FrameKind::sse_chunked, [](const Event& e) {
+        return sse::encode_frame(e.id(), e.data(), sse::Framing::chunked);
+      });
+    return ev->frame(FrameKind::sse_raw, [](const Event& e) {
+      return sse::encode_frame(e.id(), e.data(), sse::Framing::close_delimited);
+    });
+  }
   template <class C>
   void send(C& c, const EventPtr& ev) {
     active_ = true;
-    if (chunked_)
-      c.send_event(ev, ev->frame(FrameKind::sse_chunked, [](const Event& e) {
-        return sse::encode_frame(e.id(), e.data(), sse::Framing::chunked);
-      }));
-    else
-      c.send_event(ev, ev->frame(FrameKind::sse_raw, [](const Event& e) {
-        return sse::encode_frame(e.id(), e.data(), sse::Framing::close_delimited);
-      }));
+    c.send_event(ev, frame_of(ev));
+  }
+  // The replay of a resume goes out as the socket takes it, up to the high
+  // watermark at a time: queued all at once, a client that resumes further
+  // behind than the watermark was closed as slow by its own replay, before
+  // reading a byte, on every reconnect (found by the slow-consumer io test).
+  // The events are shared with the history, so holding them copies nothing.
+  template <class C>
+  void feed_backlog(C& c) {
+    const std::size_t limit = c.queue().options().high_watermark;
+    while (backlog_pos_ < backlog_.size() && c.is_open()) {
+      const EventPtr& ev = backlog_[backlog_pos_];
+      if (!c.queue().empty() && c.queue().bytes() + frame_of(ev).size() > limit) return;  // on_drained goes on
+      ++backlog_pos_;
+      send(c, ev);
+    }
+    backlog_.clear();
+    backlog_.shrink_to_fit();
+    backlog_pos_ = 0;
+    held_bytes_ = 0;
+  }
+  // A live event while the replay is still going out waits behind it, in
+  // order. Those waiting live events are the client's lag: past the high
+  // watermark it is a slow consumer, closed (and counted) whatever the queue
+  // policy, and resumes later from its Last-Event-ID.
+  template <class C>
+  void hold(C& c, const EventPtr& ev) {
+    backlog_.push_back(ev);
+    held_bytes_ += ev->data().size();
+    if (held_bytes_ > c.queue().options().high_watermark) {
+      Metrics::add(metrics().closed_slow[Metrics::idx(kind)]);
+      c.close(make_error_code(error::queue_overflow), false);
+    }
   }
   void frame(std::string& out, std::string_view bytes) const {
     if (chunked_) sse::append_chunk(out, bytes); else out.append(bytes);
@@ -155,6 +197,9 @@ class SSEPolicy {
   std::optional<std::uint64_t> cursor_;
   std::string head_;
   Subscription sub_;
+  std::vector<EventPtr> backlog_;  // replay (then live events behind it) not yet queued
+  std::size_t backlog_pos_ = 0;    // next to queue
+  std::size_t held_bytes_ = 0;     // data bytes of the live events in backlog_
   std::chrono::milliseconds heartbeat_;
   Clock::time_point expires_;
   bool chunked_;
