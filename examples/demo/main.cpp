@@ -1,6 +1,7 @@
 // herald-demo: the reference server of CONTRACT.md. Every transport, through
 // herald's public API, on one port. Start: herald-demo --port 8080
 #include "demo.hpp"
+#include "page_routes.hpp"
 #include "websocket_routes.hpp"
 
 #include <herald/auth/authorizer.hpp>
@@ -127,6 +128,7 @@ int main(int argc, char** argv) {
   server->poll("/poll/{topic}", hub, herald::PollingOptions{.cors = cors});
   server->long_poll("/longpoll/{topic}", hub, herald::PollingOptions{.long_poll_max = cfg.long_poll_max, .cors = cors});
   demo::add_websocket_routes(d);
+  demo::add_page_routes(d);
 
   try {
     server->start();
