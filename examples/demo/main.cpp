@@ -3,6 +3,7 @@
 #include "demo.hpp"
 #include "page_routes.hpp"
 #include "websocket_routes.hpp"
+#include "webhook_routes.hpp"
 
 #include <herald/auth/authorizer.hpp>
 #include <herald/core/topic.hpp>
@@ -129,6 +130,7 @@ int main(int argc, char** argv) {
   server->long_poll("/longpoll/{topic}", hub, herald::PollingOptions{.long_poll_max = cfg.long_poll_max, .cors = cors});
   demo::add_websocket_routes(d);
   demo::add_page_routes(d);
+  auto webhooks = demo::add_webhook_routes(d);  // owns the sender; destroyed (outbox flushed) after join
 
   try {
     server->start();
