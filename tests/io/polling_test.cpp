@@ -222,7 +222,7 @@ TEST_CASE("short poll: reset when the cursor fell out of history or is ahead of 
   CHECK(b.ids.size() == 3);
 }
 
-TEST_CASE("polling: bad after, limit, timeout_ms and topic get 400; the session goes on", "[io][polling][bad-input]") {
+TEST_CASE("polling: bad after, limit, timeout_ms and topic get 400, the session goes on", "[io][polling][bad-input]") {
   Fixture f;
   test::Client c(f.port());
   for (std::string t : std::vector<std::string>{"/poll/t", "/poll/t?after=", "/poll/t?after=-1", "/poll/t?after=1x", "/poll/t?after=0x1",
@@ -312,7 +312,7 @@ TEST_CASE("long poll: answers at once when events exist, else on the first publi
   CHECK(b.ids.front() == 1);
 }
 
-TEST_CASE("long poll: answered with no events when timeout_ms passes on the test clock; clamped to the max",
+TEST_CASE("long poll: answered with no events when timeout_ms passes on the test clock, clamped to the max",
           "[io][polling][long]") {
   herald::PollingOptions po;
   po.long_poll_max = 10s;
