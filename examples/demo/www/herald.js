@@ -20,6 +20,7 @@
 //     onreset(info) { ... },         // {previous, next, transport}: the server could not resume; events may be missing
 //     onstatus(s) { ... },           // {state: 'connecting'|'open'|'waiting'|'closed'|'error', transport, ...}
 //     token: 'eyJ...',               // optional JWT (herald --auth-secret)
+//     onpoll(r) { ... },             // polling only: {status: 200|304, events: n} per answer
 //   });
 //   sub.publish('hello');            // over the open WebSocket, else POST /publish/{topic}
 //   sub.cursor; sub.transport;       // where it is and how it is connected
@@ -46,6 +47,7 @@
     longPollTimeoutMs: 25000, // asked of the server; under the 60 s idle timeout of common proxies
     pollIntervalMs: 1500,   // short polling only
     onevent: null, onreset: null, onstatus: null,
+    onpoll: null,           // polling only: {status, events, transport} per answer (200 or 304)
   };
 
   /// Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"):
@@ -288,6 +290,7 @@
         if (r.status === 200) body = await r.json();
       } finally { clearTimeout(guard); }
       if (stopped) return;
+      if (o.onpoll) { try { o.onpoll({ status: r.status, events: body ? (body.events || []).length : 0, transport: long ? 'longpoll' : 'poll' }); } catch (e) { console.error(e); } }
       if (r.status === 401 || r.status === 403) return cb.fatal(`HTTP ${r.status}`);
       if (r.status !== 200 && r.status !== 304) return cb.end(`HTTP ${r.status}`);
       cb.open();
