@@ -269,7 +269,8 @@ asio::awaitable<std::pair<std::error_code, Client>> ws_connect(asio::any_io_exec
   auto conn = Connection<WebSocketPolicy, Stream>::create(std::move(*stream), std::move(s));
   conn->queue().set_options(opt->queue);
   conn->start(std::string_view(in).substr(head_size));
-  co_return std::pair<std::error_code, Client>{std::error_code{}, Client(conn, verdict.subprotocol, verdict.deflate.has_value())};
+  co_return std::pair<std::error_code, Client>{std::error_code{},
+                                               Client(conn, verdict.subprotocol, verdict.deflate.has_value())};
 }
 
 }  // namespace detail

@@ -118,6 +118,9 @@ HERALD_DECL void WebSocketPolicy::read(std::span<char> bytes) {
       if (ev.kind == websocket::EventKind::close) {
         peer_code_ = ev.close_code;
         peer_reason_.assign(ev.payload);
+        // Handshake complete: the server closes TCP first (RFC 6455 7.1.1);
+        // a client keeps lingering until the server does.
+        if (role_ == websocket::Role::server) ops_->close(conn_, {}, false, {}, false);
       }
     }
     return;
@@ -307,7 +310,7 @@ HERALD_DECL void ws_install(Server& server, std::string_view pattern, Hub* hub, 
                              .hub = hub,
                              .topic = std::move(topic),
                              .after = after,
-                             .subprotocol = std::move(r.subprotocol),
+                             .subprotocol = r.subprotocol,
                              .deflate = r.deflate};
     websocket::write_accept_response(s.response, r);
     std::string leftover;
@@ -358,7 +361,7 @@ std::shared_ptr<Connection<WebSocketPolicy, Stream>> accept(Stream stream, const
                            .hub = hub,
                            .topic = std::move(topic),
                            .after = after,
-                           .subprotocol = std::move(r.subprotocol),
+                           .subprotocol = r.subprotocol,
                            .deflate = r.deflate};
   websocket::write_accept_response(s.response, r);
   auto conn = Connection<WebSocketPolicy, Stream>::create(std::move(stream), std::move(s));
