@@ -4,6 +4,7 @@
 const herald = window.herald;
 const $ = (sel, el = document) => el.querySelector(sel);
 const MAX_ITEMS = 200;
+const pageOpened = Date.now();
 
 document.querySelectorAll('.origin').forEach((e) => { e.textContent = location.origin; });
 
@@ -138,7 +139,9 @@ async function wire(panel, { topic, transport, probePath, probeInit, render, opt
     ...options,
     onevent(ev) {
       const v = parse(ev.data);
-      const latency = typeof v.t === 'number' ? Date.now() - v.t : null;
+      // Events published before the page opened come from history: their
+      // age is not a latency.
+      const latency = typeof v.t === 'number' && v.t >= pageOpened ? Date.now() - v.t : null;
       record(statKey, latency);
       render(ev, v, latency);
     },

@@ -277,13 +277,19 @@
     const o = sub.options;
     const headers = {};
     if (o.token) headers.Authorization = `Bearer ${o.token}`;
+    let first = true;
     const once = async () => {
-      const params = long ? { after: sub.cursor, timeout_ms: o.longPollTimeoutMs } : { after: sub.cursor };
+      // The first long poll asks for an answer at once (timeout_ms=0): it
+      // proves the endpoint works, so the status can say 'open' without
+      // waiting for news; the next ones are held by the server.
+      const wait = first ? 0 : o.longPollTimeoutMs;
+      first = false;
+      const params = long ? { after: sub.cursor, timeout_ms: wait } : { after: sub.cursor };
       const url = withQuery(`${sub.base}/${long ? 'longpoll' : 'poll'}/${encodeURIComponent(sub.topic)}`, params);
       const h = Object.assign({}, headers);
       if (!long && etag) h['If-None-Match'] = etag;
       // A request that outlives the server's own deadline by far went nowhere.
-      const guard = setTimeout(() => ctl.abort(), (long ? o.longPollTimeoutMs : 0) + 10000);
+      const guard = setTimeout(() => ctl.abort(), (long ? wait : 0) + 10000);
       let r, body = null;
       try {
         r = await fetch(url, { headers: h, signal: ctl.signal, cache: 'no-store' });
