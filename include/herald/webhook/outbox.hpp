@@ -76,8 +76,9 @@ class Outbox {
   virtual void enqueue(std::span<Message> msgs) = 0;
   /// Records an attempt's result for a message still owed (attempts, next attempt, state).
   virtual void update(const Message& m) = 0;
-  /// The message was delivered: forget it and count it on its endpoint.
-  virtual void delivered(const Message& m) = 0;
+  /// The messages were delivered: forget them and count them on their
+  /// endpoints, in one transaction (the sender batches them per loop pass).
+  virtual void delivered(std::span<const Message> msgs) = 0;
   /// Every message still owed (pending or retrying), in seq order.
   virtual std::vector<Message> owed() = 0;
   virtual std::vector<Message> dead_letters(std::string_view endpoint_id) = 0;
@@ -119,10 +120,12 @@ class MemoryOutbox final : public Outbox {
     it->second.next_attempt_ms = m.next_attempt_ms;
     it->second.state = m.state;
   }
-  void delivered(const Message& m) override {
-    messages_.erase(m.seq);
-    auto it = endpoints_.find(m.endpoint_id);
-    if (it != endpoints_.end()) ++it->second.delivered;
+  void delivered(std::span<const Message> msgs) override {
+    for (const auto& m : msgs) {
+      messages_.erase(m.seq);
+      auto it = endpoints_.find(m.endpoint_id);
+      if (it != endpoints_.end()) ++it->second.delivered;
+    }
   }
   std::vector<Message> owed() override {
     std::vector<Message> v;
@@ -323,12 +326,15 @@ class SqliteOutbox final : public Outbox {
     run(s);
   }
 
-  void delivered(const Message& m) override {
+  void delivered(std::span<const Message> msgs) override {
+    if (msgs.empty()) return;
     Tx tx(*this);
-    sqlite3_bind_int64(delete_.get(), 1, m.seq);
-    run(delete_.get());
-    text(count_delivered_.get(), 1, m.endpoint_id);
-    run(count_delivered_.get());
+    for (const auto& m : msgs) {
+      sqlite3_bind_int64(delete_.get(), 1, m.seq);
+      run(delete_.get());
+      text(count_delivered_.get(), 1, m.endpoint_id);
+      run(count_delivered_.get());
+    }
     tx.commit();
   }
 

@@ -134,19 +134,26 @@ HERALD_DECL void Sender::on_event(Endpoint& ep, const EventPtr& ev) {
   m.next_attempt_ms = now_ms() + delay_before(opt_.schedule, 0, rng_).value_or(std::chrono::milliseconds(0)).count();
   batch_.push_back(std::move(m));
   batch_eps_.push_back(&ep);
-  // One transaction per loop pass: events delivered together commit together.
-  if (!batch_posted_) {
-    batch_posted_ = true;
-    asio::post(ex_, [this] {
-      std::lock_guard lk(mu_);
-      batch_posted_ = false;
-      commit_batch_locked();
-      run_due_locked();
-    });
-  }
+  schedule_commit_locked();
+}
+
+HERALD_DECL void Sender::schedule_commit_locked() {
+  // One transaction per loop pass: what arrives or completes together commits together.
+  if (batch_posted_) return;
+  batch_posted_ = true;
+  asio::post(ex_, [this] {
+    std::lock_guard lk(mu_);
+    batch_posted_ = false;
+    commit_batch_locked();
+    run_due_locked();
+  });
 }
 
 HERALD_DECL void Sender::commit_batch_locked() {
+  if (!delivered_.empty()) {
+    outbox_->delivered(delivered_);
+    delivered_.clear();
+  }
   if (batch_.empty()) return;
   outbox_->enqueue(batch_);
   for (std::size_t i = 0; i < batch_.size(); ++i) {
@@ -283,7 +290,6 @@ HERALD_DECL void Sender::finish(Endpoint& ep, std::int64_t seq, int status, std:
     switch (out) {
       case Outcome::delivered:
         Metrics::add(met.webhook_attempts_ok);
-        outbox_->delivered(m);
         ++ep.rec.delivered;
         if (ep.rec.failing_since_ms) {
           ep.rec.failing_since_ms = 0;
@@ -291,7 +297,9 @@ HERALD_DECL void Sender::finish(Endpoint& ep, std::int64_t seq, int status, std:
         }
         leave();
         rep.state = MessageState::delivered;
+        delivered_.push_back(std::move(m));
         ep.owed.erase(it);
+        schedule_commit_locked();
         break;
       case Outcome::disable:
         // 410 Gone: the receiver says the endpoint is no more. Stop sending,
