@@ -1,5 +1,6 @@
 // herald-demo: the state shared by the demo's routes.
 #pragma once
+#include <herald/auth/origin.hpp>
 #include <herald/core/broadcaster.hpp>
 #include <herald/http/server.hpp>
 
@@ -35,21 +36,21 @@ struct Demo {
   Config cfg;
   herald::Broadcaster<std::string>& hub;
   herald::Server& server;
+  herald::auth::OriginPolicy cors;  ///< cors_policy(cfg)
 };
 
-/// CORS headers for `origin` if it is configured, else nothing.
-inline std::vector<std::pair<std::string, std::string>> cors_for(const Config& cfg, std::string_view origin) {
-  std::vector<std::pair<std::string, std::string>> h;
-  if (origin.empty()) return h;
-  for (auto& o : cfg.cors_origins) {
-    if (o == "*" || o == origin) {
-      h.emplace_back("Access-Control-Allow-Origin", o == "*" ? std::string("*") : std::string(origin));
-      if (o != "*") h.emplace_back("Vary", "Origin");
-      h.emplace_back("Access-Control-Expose-Headers", "ETag");
-      break;
-    }
-  }
-  return h;
+/// The CORS policy of --cors-origin (SSE, polling, publish), and the WebSocket
+/// Origin allowlist of --ws-origin: both auth::OriginPolicy, made here only.
+/// Credentials (cookies, `withCredentials`) are allowed for listed origins,
+/// so a page can send the `herald_token` cookie; never with `*`, which would
+/// let every site read responses made with the user's cookies.
+inline herald::auth::OriginPolicy cors_policy(const Config& cfg) {
+  bool star = false;
+  for (const auto& o : cfg.cors_origins) star = star || o == "*";
+  return herald::auth::OriginPolicy{.allowed = cfg.cors_origins, .allow_credentials = !star};
+}
+inline herald::auth::OriginPolicy ws_origin_policy(const Config& cfg) {
+  return herald::auth::OriginPolicy{.allowed = cfg.ws_origins};
 }
 
 }  // namespace demo

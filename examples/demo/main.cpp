@@ -80,17 +80,36 @@ void add_core_routes(demo::Demo& d) {
     ex.respond(200, "text/plain; version=0.0.4", d.server.metrics().prometheus());
   });
   s.route("POST", "/publish/{topic}", [&d](herald::Exchange& ex) {
+    const auto& req = ex.request();
+    // CORS on every answer, refusals included: a page can tell 401 from 429.
+    std::string cors;
+    if (auto origin = req.header("Origin")) cors = d.cors.cors_headers(*origin, req.method(), false);
+    auto answer = [&](int status, std::string_view body, std::string_view type = "text/plain; charset=utf-8") {
+      const unsigned minor = req.version_minor();
+      std::string out = status == 202 ? herald::http::make_response(202, type, body, ex.keep_alive(), {}, minor)
+                                      : herald::http::make_error_response(status, body, ex.keep_alive(), {}, minor);
+      out.insert(out.find("\r\n\r\n") + 2, cors);
+      ex.respond_raw(std::move(out), ex.keep_alive());
+    };
     std::string_view topic = ex.param("topic");
-    if (!herald::valid_topic(topic)) return ex.respond_error(400, "topic must be 1-128 of A-Za-z0-9_.-");
-    if (!ex.authorize(topic, herald::auth::Action::publish)) return;
-    const std::string& body = ex.request().body();
-    if (!herald::websocket::is_valid_utf8(body)) return ex.respond_error(400, "event data must be UTF-8");
+    if (!herald::valid_topic(topic)) return answer(400, "topic must be 1-128 of A-Za-z0-9_.-");
+    // The rate limit first: refusing a flood costs no signature check.
+    if (!ex.limit_publish(cors)) return;
+    if (!ex.authorize(topic, herald::auth::Action::publish, nullptr, cors)) return;
+    const std::string& body = req.body();
+    if (!herald::websocket::is_valid_utf8(body)) return answer(400, "event data must be UTF-8");
     std::uint64_t id = d.hub.publish(topic, body);
-    if (id == 0) return ex.respond_error(503, "too many topics");
-    auto cors = demo::cors_for(d.cfg, ex.request().header("Origin").value_or(""));
-    std::string json = "{\"id\":" + std::to_string(id) + "}";
-    if (cors.empty()) return ex.respond(202, "application/json", json);
-    ex.respond(202, "application/json", json, {{cors[0].first, cors[0].second}, {"Vary", "Origin"}});
+    if (id == 0) return answer(503, "too many topics");
+    answer(202, "{\"id\":" + std::to_string(id) + "}", "application/json");
+  });
+  // Preflight of a cross-origin publish (it carries Authorization or a JSON type).
+  s.route("OPTIONS", "/publish/{topic}", [&d](herald::Exchange& ex) {
+    const auto& req = ex.request();
+    std::string h = d.cors.cors_headers(req.header("Origin").value_or(""),
+                                        req.header("Access-Control-Request-Method").value_or(""), true,
+                                        req.header("Access-Control-Request-Headers").value_or(""));
+    ex.respond_raw("HTTP/1.1 204 No Content\r\n" + h + (ex.keep_alive() ? "" : "Connection: close\r\n") + "\r\n",
+                   ex.keep_alive());
   });
 }
 
@@ -122,12 +141,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "herald-demo: %s\n", e.what());
     return 1;
   }
-  demo::Demo d{cfg, hub, *server};
+  demo::Demo d{cfg, hub, *server, demo::cors_policy(cfg)};
   add_core_routes(d);
-  herald::auth::OriginPolicy cors{.allowed = cfg.cors_origins};
-  server->sse("/sse/{topic}", hub, herald::SSEOptions{.heartbeat = cfg.heartbeat, .cors = cors});
-  server->poll("/poll/{topic}", hub, herald::PollingOptions{.cors = cors});
-  server->long_poll("/longpoll/{topic}", hub, herald::PollingOptions{.long_poll_max = cfg.long_poll_max, .cors = cors});
+  server->sse("/sse/{topic}", hub, herald::SSEOptions{.heartbeat = cfg.heartbeat, .cors = d.cors});
+  server->poll("/poll/{topic}", hub, herald::PollingOptions{.cors = d.cors});
+  server->long_poll("/longpoll/{topic}", hub, herald::PollingOptions{.long_poll_max = cfg.long_poll_max, .cors = d.cors});
   demo::add_websocket_routes(d);
   demo::add_page_routes(d);
   auto webhooks = demo::add_webhook_routes(d);  // owns the sender; destroyed (outbox flushed) after join

@@ -135,6 +135,11 @@ struct OriginPolicy {
   /// Whether `origin` (an `Origin` header value) is allowed.
   bool allows(std::string_view origin) const { return allows_impl(origin, false); }
 
+  /// The WebSocket handshake's verdict (`WebSocketOptions::check_origin`):
+  /// no `Origin` passes (not a browser: no ambient credentials to hijack),
+  /// an empty policy passes everything, otherwise `allows`.
+  bool allows_handshake(std::string_view origin) const { return origin.empty() || !enabled() || allows(origin); }
+
   /// The CORS response header lines for a request from `origin`, each
   /// `Name: value\r\n`, ready to append to a response head. Empty when CORS
   /// is off or the request carries no `Origin`.

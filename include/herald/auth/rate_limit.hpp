@@ -102,6 +102,65 @@ class TokenBucket {
   bool started_ = false;  ///< false until the first take: the bucket starts full
 };
 
+/// A rate limit's two numbers, for the options aggregates: `per_second`
+/// tokens refill a bucket of `burst`. Either 0: no limit.
+struct RateLimit {
+  double per_second = 0;
+  std::uint32_t burst = 0;
+  bool enabled() const noexcept { return per_second > 0 && burst > 0; }
+};
+
+/// One TokenBucket per key (a client address), for limits that must hold
+/// across connections (HTTP publishes: a client could open a new connection
+/// per request).
+///
+/// Memory is bounded: at most `max_keys` buckets. When the table is full,
+/// buckets that are full again (their key has been quiet long enough to be
+/// indistinguishable from a new one) are dropped; if none is, the new key is
+/// refused (fail closed), so a flood of addresses cannot grow the table.
+///
+/// @par Thread Safety
+/// Safe: shared by every event-loop thread (a short mutex).
+class TokenBucketsPerKey {
+ public:
+  /// `limit` disabled: every take succeeds and nothing is stored.
+  explicit TokenBucketsPerKey(RateLimit limit, std::size_t max_keys = 100000) : limit_(limit), max_keys_(max_keys) {}
+
+  /// Takes one token from `key`'s bucket at `now`. When refused,
+  /// `retry_after` (if given) receives how long until one is available.
+  bool try_take(std::string_view key, TokenBucket::clock::time_point now,
+                TokenBucket::clock::duration* retry_after = nullptr) {
+    if (!limit_.enabled()) return true;
+    std::lock_guard lock(mutex_);
+    auto it = buckets_.find(std::string(key));
+    if (it == buckets_.end()) {
+      if (buckets_.size() >= max_keys_) {
+        std::erase_if(buckets_, [&](const auto& kv) { return kv.second.available(now) == kv.second.burst(); });
+        if (buckets_.size() >= max_keys_) {
+          if (retry_after) *retry_after = std::chrono::seconds(1);
+          return false;
+        }
+      }
+      it = buckets_.emplace(std::string(key), TokenBucket(limit_.per_second, limit_.burst)).first;
+    }
+    if (it->second.try_take(now)) return true;
+    if (retry_after) *retry_after = it->second.retry_after(now);
+    return false;
+  }
+
+  /// Keys currently holding a bucket.
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return buckets_.size();
+  }
+
+ private:
+  RateLimit limit_;
+  std::size_t max_keys_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, TokenBucket> buckets_;
+};
+
 /// Counts open connections per client address and refuses past a maximum.
 ///
 /// Memory is bounded: at most `max_addresses` distinct addresses are tracked

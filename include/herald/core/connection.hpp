@@ -104,6 +104,10 @@ class Connection final : public Subscriber,
   SendQueue& queue() noexcept { return queue_; }
   bool is_open() const noexcept { return state_ == State::open; }
 
+  /// Keeps `lease` until the connection ends (the per-address connection
+  /// count taken at accept: see `Exchange::take_lease`).
+  void hold(std::shared_ptr<void> lease) noexcept { lease_ = std::move(lease); }
+
   /// When the sweep should next call `on_tick` (max(): never).
   void set_deadline(Clock::time_point t) noexcept { deadline_ = t; }
 
@@ -346,6 +350,7 @@ class Connection final : public Subscriber,
     auto& sock = stream_.lowest_layer();
     sock.shutdown(asio::socket_base::shutdown_both, ignored);
     sock.close(ignored);
+    lease_.reset();  // the socket is gone: so is its place in the per-address count
   }
 
   Stream stream_;
@@ -362,6 +367,7 @@ class Connection final : public Subscriber,
   bool counted_ = false;
   bool linger_ = false;
   bool gate_held_ = false;
+  std::shared_ptr<void> lease_;           // released at finish (or destruction)
   std::unique_ptr<char[]> tls_buf_;       // TLS only: OpenSSL needs a target for decryption
   std::vector<asio::const_buffer> iov_;   // TLS only: async_write keeps its buffer list
 };

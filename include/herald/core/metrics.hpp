@@ -55,7 +55,8 @@ struct Metrics {
   Counter ws_protocol_errors{0};  ///< WebSocket closes for a peer's protocol error
   Counter ws_dead_peers{0};       ///< WebSocket peers dropped for not answering a ping in time
   Counter auth_denied{0};
-  Counter rate_limited{0};
+  Counter rate_limited{0};         ///< publishes (429) and WebSocket messages (close 1008) over their rate
+  Counter address_limited{0};      ///< connections refused past the per-address limit
   Counter webhook_attempts_ok{0}, webhook_attempts_retry{0}, webhook_attempts_failed{0};
   Counter webhook_dead_letters{0};
   Counter webhooks_received{0}, webhooks_rejected{0};
@@ -115,6 +116,8 @@ struct Metrics {
     value("herald_auth_denied_total", "", auth_denied);
     family("herald_rate_limited_total", "counter", "Publishes or messages refused by a rate limit.");
     value("herald_rate_limited_total", "", rate_limited);
+    family("herald_address_limited_total", "counter", "Connections refused past the per-address limit.");
+    value("herald_address_limited_total", "", address_limited);
     family("herald_webhook_attempts_total", "counter", "Outgoing webhook delivery attempts.");
     value("herald_webhook_attempts_total", "result=\"ok\"", webhook_attempts_ok);
     value("herald_webhook_attempts_total", "result=\"retry\"", webhook_attempts_retry);

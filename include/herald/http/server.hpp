@@ -2,6 +2,7 @@
 // enforces limits, hands sockets to transports, and drains on shutdown.
 #pragma once
 #include <herald/auth/hook.hpp>
+#include <herald/auth/rate_limit.hpp>
 #include <herald/core/connection.hpp>
 #include <herald/fwd.hpp>
 #include <herald/http/parser.hpp>
@@ -33,6 +34,17 @@ struct ServerOptions {
   Metrics* metrics = &default_metrics();
   /// Access control for every transport (auth/hook.hpp); empty: everything open.
   auth::AnyAuthorizer authorize{};
+  /// Connections one client address may hold at once, streams included (0:
+  /// no limit); past it 503 with Retry-After, counted in
+  /// `Metrics::address_limited`. 1,000 is a tenth of `max_connections`: one
+  /// client cannot take the server, a large NAT still fits. Behind a reverse
+  /// proxy every client has the proxy's address: set 0 and limit there.
+  std::size_t max_connections_per_address = 1000;
+  /// Publishes per client address and second, for routes that call
+  /// `Exchange::limit_publish` (herald-demo's `POST /publish`); past it 429
+  /// with Retry-After, counted in `Metrics::rate_limited`. 1,000/s, bursts of
+  /// 2,000: stops a runaway or hostile publisher, not a busy backend.
+  auth::RateLimit publish_rate{1000, 2000};
 };
 
 /// A request parked for an answer later (long polling). Owned by the session;
@@ -70,29 +82,68 @@ class Exchange {
   virtual bool shutting_down() const = 0;
   /// The server's authorization hook (empty: open).
   virtual const auth::AnyAuthorizer& authorizer() const = 0;
+  /// The server's per-address publish buckets (null: no limit).
+  virtual auth::TokenBucketsPerKey* publish_limiter() { return nullptr; }
+  /// After `take_socket`: this connection's place in the per-address count
+  /// (null when there is none). The new connection must `hold` it, so the
+  /// place is given back when the stream ends, not when the HTTP session does.
+  virtual std::shared_ptr<void> take_lease() { return nullptr; }
 
   /// Asks the authorization hook whether this request may `action` `topic`.
   /// Denied: answers 401/403/429 with the reason (and `WWW-Authenticate`),
   /// counts it, and returns false. Allowed: `expires` (when given) receives
   /// when the permission lapses on the loop's clock, max() for never.
-  bool authorize(std::string_view topic, auth::Action action, Clock::time_point* expires = nullptr) {
+  /// `extra_headers` (`Name: value\r\n` lines, e.g. CORS) go on a denial, so
+  /// a cross-origin script can read why it was refused.
+  bool authorize(std::string_view topic, auth::Action action, Clock::time_point* expires = nullptr,
+                 std::string_view extra_headers = {}) {
     if (expires) *expires = Clock::time_point::max();
     const auto& hook = authorizer();
     if (!hook) return true;
     auto d = decide(hook, topic, action);
     if (!d.allowed) {
-      Metrics::add(metrics().auth_denied);
-      std::string www = auth::www_authenticate(d);
-      bool ka = keep_alive();
-      if (www.empty()) respond_raw(http::make_error_response(d.status, d.reason, ka), ka);
-      else respond_raw(http::make_error_response(d.status, d.reason, ka, {{"WWW-Authenticate", www}}), ka);
+      deny(d, extra_headers);
       return false;
     }
-    if (expires && d.expires) {
-      auto left = *d.expires - std::chrono::system_clock::now();
-      *expires = now() + std::chrono::duration_cast<Clock::duration>(left);
-    }
+    if (expires) *expires = lapse_time(d);
     return true;
+  }
+
+  /// When the permission of decision `d` lapses, on the loop's clock (the
+  /// hook speaks wall-clock time; deadlines run on the loop's, which tests drive).
+  Clock::time_point lapse_time(const auth::AuthDecision& d) const {
+    if (!d.allowed || !d.expires) return Clock::time_point::max();
+    auto left = *d.expires - std::chrono::system_clock::now();
+    return now() + std::chrono::duration_cast<Clock::duration>(left);
+  }
+
+  /// Answers the denial `d` (its status, reason and `WWW-Authenticate`) and counts it.
+  void deny(const auth::AuthDecision& d, std::string_view extra_headers = {}) {
+    Metrics::add(metrics().auth_denied);
+    std::string www = auth::www_authenticate(d);
+    bool ka = keep_alive();
+    std::string out = www.empty() ? http::make_error_response(d.status, d.reason, ka)
+                                  : http::make_error_response(d.status, d.reason, ka, {{"WWW-Authenticate", www}});
+    if (!extra_headers.empty()) out.insert(out.find("\r\n\r\n") + 2, extra_headers);
+    respond_raw(std::move(out), ka);
+  }
+
+  /// Takes a publish token from this client address's bucket
+  /// (`ServerOptions::publish_rate`). Over the limit: answers 429 with
+  /// `Retry-After` (and `extra_headers`), counts `rate_limited`, returns false.
+  bool limit_publish(std::string_view extra_headers = {}) {
+    auto* limiter = publish_limiter();
+    Clock::duration wait{};
+    if (!limiter || limiter->try_take(peer(), now(), &wait)) return true;
+    Metrics::add(metrics().rate_limited);
+    // Whole seconds, rounded up: a client that waits that long gets a token.
+    auto secs = std::chrono::ceil<std::chrono::seconds>(wait).count();
+    std::string retry = std::to_string(secs < 1 ? 1 : secs);
+    bool ka = keep_alive();
+    std::string out = http::make_error_response(429, "publish rate limit exceeded", ka, {{"Retry-After", retry}});
+    if (!extra_headers.empty()) out.insert(out.find("\r\n\r\n") + 2, extra_headers);
+    respond_raw(std::move(out), ka);
+    return false;
   }
 
   /// The hook's decision, without answering: for checks after the handshake
@@ -140,6 +191,19 @@ struct ServerShared {
   ServerOptions opt;
   http::Router<Handler> router;
   std::atomic<bool> stopping{false};
+  std::shared_ptr<auth::ConnectionsPerAddress> per_address;  ///< null: no per-address limit
+  std::unique_ptr<auth::TokenBucketsPerKey> publish_buckets; ///< null: publishes not limited
+};
+
+/// A connection's place in the per-address count, given back when the last
+/// holder (the HTTP session, then the stream it became) lets go.
+struct AddressLease {
+  std::shared_ptr<auth::ConnectionsPerAddress> table;
+  std::string address;
+  AddressLease(std::shared_ptr<auth::ConnectionsPerAddress> t, std::string a) : table(std::move(t)), address(std::move(a)) {}
+  AddressLease(const AddressLease&) = delete;
+  AddressLease& operator=(const AddressLease&) = delete;
+  ~AddressLease() { table->remove(address); }
 };
 
 /// The transport of a plain HTTP/1.1 session: parses requests one at a time
@@ -149,8 +213,8 @@ class HttpTransport final : public Exchange {
   static constexpr TransportKind kind = TransportKind::http;
   using Conn = Connection<HttpTransport>;
 
-  HttpTransport(std::shared_ptr<ServerShared> s, std::string peer)
-      : shared_(std::move(s)), parser_(shared_->opt.limits), peer_(std::move(peer)) {}
+  HttpTransport(std::shared_ptr<ServerShared> s, std::string peer, std::shared_ptr<void> lease = nullptr)
+      : shared_(std::move(s)), parser_(shared_->opt.limits), peer_(std::move(peer)), lease_(std::move(lease)) {}
 
   Metrics& metrics() override { return *shared_->opt.metrics; }
 
@@ -198,6 +262,7 @@ class HttpTransport final : public Exchange {
   void on_close(Conn&, std::error_code) {
     parked_.reset();
     conn_ = nullptr;
+    lease_.reset();  // a taken socket's lease moved to taken_lease_ first
   }
 
   // Exchange
@@ -211,6 +276,8 @@ class HttpTransport final : public Exchange {
   Clock::time_point now() const override { return conn_->now(); }
   bool shutting_down() const override { return shared_->stopping.load(std::memory_order_relaxed); }
   const auth::AnyAuthorizer& authorizer() const override { return shared_->opt.authorize; }
+  auth::TokenBucketsPerKey* publish_limiter() override { return shared_->publish_buckets.get(); }
+  std::shared_ptr<void> take_lease() override { return std::move(taken_lease_); }
 
   void respond_raw(std::string bytes, bool keep_alive) override {
     if (!conn_) return;
@@ -240,6 +307,7 @@ class HttpTransport final : public Exchange {
     pending_.clear();
     leftover.append(unread_);  // pipelined bytes read with this request
     unread_ = {};
+    taken_lease_ = std::move(lease_);  // for the stream this socket becomes (take_lease)
     asio::ip::tcp::socket s(std::move(c.stream()));
     c.close({}, false);
     return s;
@@ -302,6 +370,7 @@ class HttpTransport final : public Exchange {
   std::string pending_;
   std::string_view unread_;  // during dispatch: the bytes after the current request
   std::unique_ptr<Parked> parked_;
+  std::shared_ptr<void> lease_, taken_lease_;  // per-address count: this session's, then the taken socket's
   Conn* conn_ = nullptr;
   bool in_request_ = false, sent_continue_ = false, head_deadline_set_ = false, taken_ = false;
 };
@@ -323,6 +392,14 @@ class Server {
   explicit Server(ServerOptions o = {}) : shared_(std::make_shared<detail::ServerShared>()) {
     if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
     shared_->opt = std::move(o);
+    if (shared_->opt.max_connections_per_address > 0)
+      shared_->per_address = std::make_shared<auth::ConnectionsPerAddress>(
+          auth::ConnectionsPerAddress::Options{.max_per_address = shared_->opt.max_connections_per_address});
+    if (shared_->opt.publish_rate.enabled()) {
+      // Throws std::invalid_argument now, not on the first publish, for a rate it cannot represent.
+      auth::TokenBucket check(shared_->opt.publish_rate.per_second, shared_->opt.publish_rate.burst);
+      shared_->publish_buckets = std::make_unique<auth::TokenBucketsPerKey>(shared_->opt.publish_rate);
+    }
     for (unsigned i = 0; i < shared_->opt.threads; ++i)
       contexts_.push_back(std::make_unique<asio::io_context>(1));
     acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(*contexts_[0]);
@@ -455,25 +532,38 @@ class Server {
     });
   }
 
+  static void refuse(asio::ip::tcp::socket& s, std::string_view reason) {
+    std::string r = http::make_error_response(503, reason, false, {{"Retry-After", "1"}});
+    std::error_code ec;
+    s.non_blocking(true, ec);
+    s.write_some(asio::buffer(r), ec);  // best effort: a refused peer gets no queue of its own
+    s.shutdown(asio::socket_base::shutdown_both, ec);
+    s.close(ec);
+  }
+
   void hand_over(asio::ip::tcp::socket s) {
     auto& o = shared_->opt;
     if (connections() >= static_cast<std::int64_t>(o.max_connections)) {
       Metrics::add(metrics().rejected_connections);
-      std::string r = http::make_error_response(503, "too many connections", false, {{"Retry-After", "1"}});
-      std::error_code ec;
-      s.non_blocking(true, ec);
-      s.write_some(asio::buffer(r), ec);  // best effort: a refused peer gets no queue of its own
-      s.shutdown(asio::socket_base::shutdown_both, ec);
-      s.close(ec);
-      return;
+      return refuse(s, "too many connections");
     }
     std::error_code ec;
     auto ep = s.remote_endpoint(ec);
     std::string peer = ec ? std::string() : ep.address().to_string();
+    std::shared_ptr<void> lease;
+    if (shared_->per_address) {
+      // 503 like the global limit (CONTRACT.md): the client may come back
+      // once one of its connections ends; 429 would blame its request rate.
+      if (!shared_->per_address->try_add(peer)) {
+        Metrics::add(metrics().address_limited);
+        return refuse(s, "too many connections from this address");
+      }
+      lease = std::make_shared<detail::AddressLease>(shared_->per_address, peer);
+    }
     // The socket was accepted on its target loop; start it there.
     auto ex = s.get_executor();
-    asio::post(ex, [sh = shared_, s = std::move(s), peer = std::move(peer)]() mutable {
-      detail::HttpTransport::Conn::create(std::move(s), sh, std::move(peer))->start();
+    asio::post(ex, [sh = shared_, s = std::move(s), peer = std::move(peer), lease = std::move(lease)]() mutable {
+      detail::HttpTransport::Conn::create(std::move(s), sh, std::move(peer), std::move(lease))->start();
     });
   }
 

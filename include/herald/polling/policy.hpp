@@ -140,14 +140,21 @@ class PollingPolicy {
   static std::string_view topic_of(Exchange& ex, const detail::PollState& st) {
     return st.opt.topic.empty() ? ex.param("topic") : std::string_view(st.opt.topic);
   }
+  /// The CORS header lines for `ex` (empty without `Origin`).
+  static std::string cors_of(Exchange& ex, const detail::PollState& st) {
+    auto origin = ex.request().header("Origin");
+    return origin ? st.opt.cors.cors_headers(*origin, ex.request().method(), false) : std::string();
+  }
 };
 
 /// A parked long poll: a Subscriber on the session's thread, and the Parked
 /// hook its session sweeps. Holds no buffer: it answers by reading the history.
 class PollingPolicy::LongPoll final : public Parked, public Subscriber {
  public:
-  LongPoll(Exchange& ex, const detail::PollState& st, std::uint64_t after, std::uint32_t limit)
-      : ex_(ex), st_(st), after_(after), limit_(limit) {}
+  /// `expires`: when the client's permission lapses (its token's expiry).
+  LongPoll(Exchange& ex, const detail::PollState& st, std::uint64_t after, std::uint32_t limit,
+           Clock::time_point expires = Clock::time_point::max())
+      : ex_(ex), st_(st), after_(after), limit_(limit), expires_(expires) {}
   LongPoll(const LongPoll&) = delete;
   LongPoll& operator=(const LongPoll&) = delete;
   ~LongPoll() override {
@@ -170,6 +177,13 @@ class PollingPolicy::LongPoll final : public Parked, public Subscriber {
   // that woke us go in the same batch. respond_batch destroys `this`.
   void answer() {
     st_.hub.unsubscribe(sub_);
+    if (ex_.now() >= expires_) {
+      // The token lapsed while parked: what was published since is not the
+      // client's to read. A 401 tells it to fetch a new token now, rather
+      // than after one more empty answer.
+      return ex_.deny(auth::AuthDecision::deny(401, "access token expired", make_error_code(error::auth_expired)),
+                      cors_of(ex_, st_));
+    }
     Replay r = st_.hub.read(sub_.topic(), after_, limit_);
     respond_batch(ex_, st_, after_, limit_, r, false);
   }
@@ -179,6 +193,7 @@ class PollingPolicy::LongPoll final : public Parked, public Subscriber {
   Subscription sub_;
   std::uint64_t after_;
   std::uint32_t limit_;
+  Clock::time_point expires_;
   bool counted_ = false;
 };
 
@@ -246,6 +261,7 @@ HERALD_DECL void PollingPolicy::respond_batch(Exchange& ex, const detail::PollSt
 HERALD_DECL void PollingPolicy::handle_short(Exchange& ex, const detail::PollState& st) {
   std::string_view topic = topic_of(ex, st);
   if (!valid_topic(topic)) return respond_error(ex, st, 400, "topic must be 1-128 of A-Za-z0-9_.-");
+  if (!ex.authorize(topic, auth::Action::subscribe, nullptr, cors_of(ex, st))) return;
   polling::Query q;
   if (polling::parse_query(ex.request().target(), q, st.limits))
     return respond_error(ex, st, 400, "after (required) must be a decimal id; limit 1..max; timeout_ms decimal");
@@ -256,6 +272,8 @@ HERALD_DECL void PollingPolicy::handle_short(Exchange& ex, const detail::PollSta
 HERALD_DECL void PollingPolicy::handle_long(Exchange& ex, const detail::PollState& st) {
   std::string_view topic = topic_of(ex, st);
   if (!valid_topic(topic)) return respond_error(ex, st, 400, "topic must be 1-128 of A-Za-z0-9_.-");
+  Clock::time_point expires;
+  if (!ex.authorize(topic, auth::Action::subscribe, &expires, cors_of(ex, st))) return;
   polling::Query q;
   if (polling::parse_query(ex.request().target(), q, st.limits))
     return respond_error(ex, st, 400, "after (required) must be a decimal id; limit 1..max; timeout_ms decimal");
@@ -265,7 +283,7 @@ HERALD_DECL void PollingPolicy::handle_long(Exchange& ex, const detail::PollStat
   if (!r.events.empty() || r.reset || q.timeout_ms == 0 || ex.is_head() || ex.shutting_down())
     return respond_batch(ex, st, q.after, q.limit, r, false);
 
-  auto p = std::make_unique<LongPoll>(ex, st, q.after, q.limit);
+  auto p = std::make_unique<LongPoll>(ex, st, q.after, q.limit, expires);
   // The replay is computed under the topic's lock, together with joining it:
   // an event published since the read above is in it, or is delivered live.
   SubscribeResult s = st.hub.subscribe(topic, *p, p->subscription(), ex.executor(), {.after = q.after});
@@ -276,7 +294,8 @@ HERALD_DECL void PollingPolicy::handle_long(Exchange& ex, const detail::PollStat
     if (now.events.size() > q.limit) now.events.resize(q.limit);
     return respond_batch(ex, st, q.after, q.limit, now, false);
   }
-  p->deadline = ex.now() + std::chrono::milliseconds(q.timeout_ms);
+  // A token that lapses before the timeout ends the wait then (with a 401).
+  p->deadline = std::min(ex.now() + std::chrono::milliseconds(q.timeout_ms), expires);
   p->count();
   ex.park(std::move(p));
 }

@@ -236,9 +236,12 @@ inline void SSEPolicy::install(Server& server, std::string_view pattern, Hub& hu
   auto stream = [&hub, opt](Exchange& ex) {
     std::string_view topic = ex.param("topic");
     if (!valid_topic(topic)) return ex.respond_error(400, "topic must be 1-128 of A-Za-z0-9_.-");
-    Clock::time_point expires;
-    if (!ex.authorize(topic, auth::Action::subscribe, &expires)) return;
     const auto& req = ex.request();
+    Clock::time_point expires;
+    // CORS on a denial too: a cross-origin page can then tell 401 from 403.
+    std::string cors;
+    if (auto origin = req.header("Origin")) cors = opt->cors.cors_headers(*origin, req.method(), false);
+    if (!ex.authorize(topic, auth::Action::subscribe, &expires, cors)) return;
     bool chunked = req.version_minor() >= 1;
     if (ex.is_head()) {
       std::string h = response_head(req, *opt, chunked);
@@ -253,6 +256,7 @@ inline void SSEPolicy::install(Server& server, std::string_view pattern, Hub& hu
     auto conn = Connection<SSEPolicy>::create(std::move(socket), hub, std::string(topic), cursor, chunked,
                                               std::move(head), *opt, expires);
     conn->queue().set_options(opt->queue);
+    conn->hold(ex.take_lease());
     conn->start();
   };
   server.route("GET", pattern, stream);
