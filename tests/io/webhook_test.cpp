@@ -9,7 +9,11 @@
 #include <catch2/catch.hpp>
 
 #include <asio/io_context.hpp>
+#include <asio/read_until.hpp>
 #include <asio/use_future.hpp>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include <condition_variable>
 #include <deque>
@@ -563,4 +567,131 @@ TEST_CASE("http client: body cap, no redirects, errors", "[io][http][client]") {
   io.run();
   CHECK_THROWS(f2.get());
   server.stop();
+}
+
+// ------------------------------------------------------------------ https
+
+namespace {
+
+/// A self-signed certificate for `hook.test` and 127.0.0.1, made at run time.
+struct TestCert {
+  std::string cert_pem, key_pem;
+  TestCert() {
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    X509* x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, key);
+    X509_NAME* name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("hook.test"), -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
+    for (auto [nid, value] : {std::pair{NID_subject_alt_name, "DNS:hook.test,IP:127.0.0.1"},
+                              std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
+      X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+      X509_add_ext(x, ext, -1);
+      X509_EXTENSION_free(ext);
+    }
+    X509_sign(x, key, EVP_sha256());
+    auto pem = [](auto write) {
+      BIO* b = BIO_new(BIO_s_mem());
+      write(b);
+      char* p = nullptr;
+      const long n = BIO_get_mem_data(b, &p);
+      std::string s(p, static_cast<std::size_t>(n));
+      BIO_free(b);
+      return s;
+    };
+    cert_pem = pem([&](BIO* b) { PEM_write_bio_X509(b, x); });
+    key_pem = pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
+    X509_free(x);
+    EVP_PKEY_free(key);
+  }
+};
+
+/// A TLS server answering every request with 200, recording the SNI it saw.
+struct TlsReceiver {
+  asio::io_context io{1};
+  asio::ssl::context ctx{asio::ssl::context::tls_server};
+  asio::ip::tcp::acceptor acceptor{io, {asio::ip::make_address("127.0.0.1"), 0}};
+  std::thread thread;
+  std::mutex mu;
+  std::vector<std::string> sni;
+
+  explicit TlsReceiver(const TestCert& c) {
+    ctx.use_certificate_chain(asio::buffer(c.cert_pem));
+    ctx.use_private_key(asio::buffer(c.key_pem), asio::ssl::context::pem);
+    accept();
+    thread = std::thread([this] { io.run(); });
+  }
+  ~TlsReceiver() {
+    asio::post(io, [this] { acceptor.close(); });
+    io.stop();
+    thread.join();
+  }
+  unsigned short port() const { return acceptor.local_endpoint().port(); }
+  void accept() {
+    acceptor.async_accept([this](std::error_code ec, asio::ip::tcp::socket s) {
+      if (ec) return;
+      auto st = std::make_shared<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(s), ctx);
+      st->async_handshake(asio::ssl::stream_base::server, [this, st](std::error_code ec) {
+        if (ec) return;
+        {
+          std::lock_guard lk(mu);
+          const char* n = SSL_get_servername(st->native_handle(), TLSEXT_NAMETYPE_host_name);
+          sni.emplace_back(n ? n : "");
+        }
+        auto buf = std::make_shared<std::string>();
+        asio::async_read_until(*st, asio::dynamic_buffer(*buf), "\r\n\r\n", [st, buf](std::error_code ec, std::size_t) {
+          if (ec) return;
+          auto out = std::make_shared<std::string>("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+          asio::async_write(*st, asio::buffer(*out), [st, out](std::error_code, std::size_t) {});
+        });
+      });
+      accept();
+    });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("http client: https verifies the certificate and the host name, sends SNI", "[io][http][client][tls]") {
+  TestCert cert;
+  TlsReceiver rx(cert);
+  asio::io_context io;
+  auto request = [&](herald::http::Client& c, std::string host) {
+    herald::http::ClientTarget t{.https = true, .host = std::move(host), .port = rx.port(),
+                                 .addresses = {{asio::ip::make_address("127.0.0.1"), rx.port()}}};
+    std::error_code ec;
+    herald::http::Response res;
+    c.async_request(t, {.target = "/hook", .body = "{}"}, [&](std::error_code e, herald::http::Response r) {
+      ec = e;
+      res = std::move(r);
+    });
+    io.restart();
+    io.run_for(5s);
+    return std::pair{ec, res.status};
+  };
+
+  herald::http::Client system_trust(io.get_executor());  // the system store does not know our certificate
+  CHECK(request(system_trust, "hook.test").first);
+
+  auto trusting = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  trusting->add_certificate_authority(asio::buffer(cert.cert_pem));
+  herald::http::Client client(io.get_executor(), {.tls = trusting});
+  auto ok = request(client, "hook.test");
+  CHECK_FALSE(ok.first);
+  CHECK(ok.second == 200);
+  auto wrong = request(client, "other.test");  // trusted chain, wrong name
+  CHECK(wrong.first);
+  auto by_ip = request(client, "127.0.0.1");  // IP literal: checked against the IP SAN, no SNI
+  CHECK_FALSE(by_ip.first);
+  std::lock_guard lk(rx.mu);
+  REQUIRE(rx.sni.size() >= 2);
+  CHECK(std::find(rx.sni.begin(), rx.sni.end(), "hook.test") != rx.sni.end());
+  CHECK(rx.sni.back().empty());
 }
