@@ -145,7 +145,9 @@ void on_http_bytes(Client& c, std::string_view in) {
         c.out += herald::sse::encode_frame(id + 1, history[id], herald::sse::Framing::chunked);
       c.mode = Client::Mode::sse;
     } else if (path == "/ws") {
-      auto hs = herald::websocket::check_request(req, {});
+      // No permessage-deflate here, to keep the example short (it is on by
+      // default: a real server hands hs.deflate to the Reader and a Deflater).
+      auto hs = herald::websocket::check_request(req, {.deflate = {.enabled = false}});
       if (!hs) {
         herald::websocket::write_reject_response(c.out, hs);
         c.close_when_sent = true;

@@ -1,0 +1,86 @@
+// Every example that serves a browser page, in headless Chromium: the page
+// shows what was published, in order, once each. Screenshots: example-NAME.png.
+// The examples are built beside herald-demo (CMake puts them all in
+// build/.../examples/); this test finds them from herald-demo's path and skips
+// (with a line saying so) any that was not built.
+//   node tests/browser/examples.test.mjs path/to/herald-demo
+import fs from 'node:fs';
+import path from 'node:path';
+import { launchBrowser, run, screenshot, startDemo, withTimeout } from './lib.mjs';
+
+const dir = path.dirname(path.resolve(process.argv[2] ?? ''));
+const binary = (name) => path.join(dir, name);
+
+/// The [id, text] pairs of `selector` items in page order.
+const items = (page, selector) => page.$$eval(selector, (lis) => lis.map((li) => [Number(li.dataset.id), li.textContent.trim()]));
+
+async function waitItems(page, selector, n, ms = 10000) {
+  await page.waitForFunction(({ selector, n }) => document.querySelectorAll(selector).length >= n, { selector, n }, { timeout: ms }).catch(() => {});
+  return items(page, selector);
+}
+
+async function post(url, body) {
+  const r = await withTimeout(fetch(url, { method: 'POST', body }), 5000, `POST ${url}`);
+  if (r.status !== 202) throw new Error(`POST ${url}: ${r.status}`);
+}
+
+await run('example pages', async (t) => {
+  const browser = t.defer(await launchBrowser());
+  const example = async (name, args, body) => {
+    if (!fs.existsSync(binary(name))) { t.log(`skipped ${name}: not built at ${binary(name)}`); return; }
+    const ex = await startDemo(binary(name), args);
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await withTimeout(page.goto(`${ex.url}/`), 15000, `open ${name}`);
+      await body(ex, page);
+      t.check(`${name}: no script errors`, errors.length === 0, errors.join('; '));
+      t.log(`screenshot: ${await screenshot(page, `example-${name}`)}`);
+    } finally {
+      await page.close();
+      const s = await ex.stop();
+      t.check(`${name}: exits cleanly on SIGTERM`, !s.killed, JSON.stringify(s));
+    }
+  };
+
+  // notifications: SSE; a reload resumes after the last id shown.
+  await example('notifications', ['--every-ms', '0'], async (ex, page) => {
+    await page.waitForFunction(() => document.getElementById('state').textContent === 'live', null, { timeout: 10000 });
+    for (const n of ['one', 'two', 'three']) await post(`${ex.url}/notify`, n);
+    const got = await waitItems(page, '#list li[data-id]', 3);
+    t.check('notifications: in order, once', JSON.stringify(got) === JSON.stringify([[1, '#1one'], [2, '#2two'], [3, '#3three']]), JSON.stringify(got));
+    await post(`${ex.url}/notify`, 'four');
+    await waitItems(page, '#list li[data-id]', 4);
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById('state').textContent === 'live', null, { timeout: 10000 });
+    await post(`${ex.url}/notify`, 'five');
+    const after = await waitItems(page, '#list li[data-id]', 1);
+    t.check('notifications: after a reload, only what is new', JSON.stringify(after) === JSON.stringify([[5, '#5five']]), JSON.stringify(after));
+    t.check('notifications: says it resumed', /resumed after #4/.test(await page.textContent('#list')));
+  });
+
+  // existing_asio_server: the app's page and POST /say, herald's stream.
+  await example('existing_asio_server', [], async (ex, page) => {
+    // Subscribed once the EventSource is open (a top-level const of the page).
+    await page.waitForFunction(() => (typeof es !== 'undefined') && es.readyState === 1, null, { timeout: 10000 });
+    for (const s of ['alpha', 'beta']) await post(`${ex.url}/say`, s);
+    await page.click('button');
+    const got = await waitItems(page, '#list li', 3);
+    t.check('existing_asio_server: in order, once', JSON.stringify(got) === JSON.stringify([[1, 'alpha'], [2, 'beta'], [3, 'hello from the page']]), JSON.stringify(got));
+  });
+
+  // custom_event_loop: WebSocket up, both WebSocket and SSE down, from a poll(2) loop.
+  await example('custom_event_loop', [], async (ex, page) => {
+    await page.waitForFunction(() => sock.readyState === 1 && es.readyState === 1, null, { timeout: 10000 });
+    for (const m of ['m1', 'm2', 'm3']) {
+      await page.fill('input[name=text]', m);
+      await page.click('button');
+    }
+    const ws = await waitItems(page, '#ws li', 3);
+    const sse = await waitItems(page, '#sse li', 3);
+    const want = JSON.stringify([[1, 'm1'], [2, 'm2'], [3, 'm3']]);
+    t.check('custom_event_loop: WebSocket shows each, in order', JSON.stringify(ws) === want, JSON.stringify(ws));
+    t.check('custom_event_loop: SSE shows each, in order', JSON.stringify(sse) === want, JSON.stringify(sse));
+  });
+});
