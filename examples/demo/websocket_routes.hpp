@@ -14,9 +14,9 @@ namespace demo {
 inline void add_websocket_routes(Demo& d) {
   herald::WebSocketOptions base{.max_message_size = d.cfg.max_message, .ping_interval = d.cfg.heartbeat};
   if (!d.cfg.ws_origins.empty()) {  // --ws-origin: an allowlist; other Origins get 403
-    auto origins = std::make_shared<herald::auth::OriginPolicy>(herald::auth::OriginPolicy{.allowed = d.cfg.ws_origins});
+    auto origins = std::make_shared<const herald::auth::OriginPolicy>(ws_origin_policy(d.cfg));
     // No Origin: not a browser, so no ambient credentials to hijack (auth/origin.hpp).
-    base.check_origin = [origins](std::string_view origin) { return origin.empty() || origins->allows(origin); };
+    base.check_origin = [origins](std::string_view origin) { return origins->allows_handshake(origin); };
   }
 
   herald::WebSocketOptions echo = base;

@@ -3,14 +3,18 @@
 // changed, another topic; a valid token in the header, the query and a
 // cookie), tokens lapsing on open streams and parked polls (driven by the
 // test clock), CORS on refusals, the publish rate limit and the cap on
-// connections per client address, each counted in the metrics.
+// connections per client address, each counted in the metrics. The same for
+// WebSocket: the handshake subscribes, each message publishes (refused:
+// close 1008), a lapsing token closes 1008, Origin allowlist, message rate.
 #include <herald/auth/authorizer.hpp>
 
 #include <herald/core/base64.hpp>
 #include <herald/polling/policy.hpp>
 #include <herald/sse/policy.hpp>
+#include <herald/websocket/policy.hpp>
 
 #include "support.hpp"
+#include "ws_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -49,8 +53,11 @@ struct Fixture {
   std::unique_ptr<herald::Server> server;
   auth::OriginPolicy cors{.allowed = {"http://app.example"}, .allow_credentials = true};
 
-  explicit Fixture(herald::ServerOptions o = {}, bool with_auth = true) : hub({}, metrics) {
+  explicit Fixture(herald::ServerOptions o = {}, bool with_auth = true, herald::WebSocketOptions ws = {},
+                   bool limit_loopback = true)
+      : hub({}, metrics) {
     o.metrics = &metrics;
+    o.limit_loopback = limit_loopback;  // every client here is 127.0.0.1
     if (with_auth) o.authorize = auth::JwtAuthorizer(auth::JwtVerifier({kKey}));
     server = std::make_unique<herald::Server>(o);
     server->route("GET", "/healthz", [](herald::Exchange& ex) { ex.respond(200, "text/plain", "ok"); });
@@ -65,6 +72,15 @@ struct Fixture {
     server->poll("/poll/{topic}", hub, herald::PollingOptions{.cors = cors});
     server->long_poll("/longpoll/{topic}", hub,
                       herald::PollingOptions{.long_poll_max = std::chrono::minutes(10), .cors = cors});
+    ws.on_message = [this](herald::WebSocketPolicy& c, herald::websocket::Opcode, std::string_view payload) {
+      hub.publish(c.topic(), std::string(payload));  // as herald-demo's /ws/topic does
+    };
+    server->websocket("/ws/topic/{topic}", hub, ws);
+    herald::WebSocketOptions echo = ws;
+    echo.on_message = [](herald::WebSocketPolicy& c, herald::websocket::Opcode op, std::string_view payload) {
+      c.send(op, payload);
+    };
+    server->websocket("/ws/echo", echo);
     server->set_time_source(clock);
     server->start();
   }
@@ -320,4 +336,162 @@ TEST_CASE("auth: without a hook everything is open", "[io][auth]") {
     CHECK(test::status_of(head_of(f.port(), request_for(t.method, t.path, "", Where::header, {}, "x"))) == t.ok);
   }
   CHECK(f.metrics.auth_denied.load() == 0);
+}
+
+// ---- WebSocket ---------------------------------------------------------------
+
+namespace {
+
+std::string ws_extra(const std::string& tok, Where where, std::string_view more = {}) {
+  std::string h(more);
+  if (!tok.empty() && where == Where::header) h += "Authorization: Bearer " + tok + "\r\n";
+  if (!tok.empty() && where == Where::cookie) h += "Cookie: herald_token=" + tok + "\r\n";
+  return h;
+}
+std::string ws_path(std::string path, const std::string& tok, Where where) {
+  if (!tok.empty() && where == Where::query) path += "?access_token=" + tok;
+  return path;
+}
+std::string text(std::string_view s) { return test::masked(herald::websocket::Opcode::text, s); }
+
+}  // namespace
+
+TEST_CASE("auth: websocket handshake subscribes: 401/403 as for HTTP, a valid token anywhere works", "[io][auth][websocket]") {
+  Fixture f;
+  const auth::Permissions right{.subscribe = {"chat.*"}};
+  const std::string good = token(right);
+  const std::pair<std::string, int> cases[] = {
+      {"", 401},
+      {token(right, 5min, kOtherKey), 401},
+      {token(right, -5min), 401},
+      {with_alg(good, "none"), 401},
+      {with_alg(good, "HS384"), 401},
+      {token({.subscribe = {"news"}}), 403},
+  };
+  for (const auto& [tok, status] : cases) {
+    test::RawWs ws(f.port(), "/ws/topic/chat.room1", ws_extra(tok, Where::header));
+    CHECK(ws.status == status);
+    CHECK(has(ws.head, "WWW-Authenticate: Bearer"));
+  }
+  CHECK(f.metrics.auth_denied.load() == 6);
+  for (Where w : {Where::header, Where::query, Where::cookie}) {
+    INFO("place " << static_cast<int>(w));
+    test::RawWs ws(f.port(), ws_path("/ws/topic/chat.room1", good, w), ws_extra(good, w));
+    REQUIRE(ws.status == 101);
+    f.hub.publish("chat.room1", "hello");
+    auto m = ws.next();
+    REQUIRE(m);
+    CHECK(m->payload == "hello");
+  }
+  // /ws/echo stays open (CONTRACT.md): no token needed.
+  test::RawWs echo(f.port(), "/ws/echo");
+  REQUIRE(echo.status == 101);
+  echo.send(text("ping me"));
+  auto m = echo.next();
+  REQUIRE(m);
+  CHECK(m->payload == "ping me");
+}
+
+TEST_CASE("auth: a websocket message publishes only with a publish grant, else close 1008", "[io][auth][websocket]") {
+  Fixture f;
+  SECTION("subscribe-only token") {
+    const std::string tok = token({.subscribe = {"chat.*"}, .publish = {"chat.other"}});
+    test::RawWs ws(f.port(), "/ws/topic/chat.room1", ws_extra(tok, Where::header));
+    REQUIRE(ws.status == 101);
+    ws.send(text("spam"));
+    CHECK(ws.close_code() == 1008);
+    CHECK(f.metrics.auth_denied.load() == 1);
+    CHECK(f.metrics.events_published.load() == 0);
+  }
+  SECTION("publish grant") {
+    const std::string tok = token({.subscribe = {"chat.*"}, .publish = {"chat.room1"}});
+    test::RawWs ws(f.port(), ws_path("/ws/topic/chat.room1", tok, Where::query), "");
+    REQUIRE(ws.status == 101);
+    ws.send(text("mine"));
+    auto m = ws.next();  // our own message, back as an event of the topic
+    REQUIRE(m);
+    CHECK(m->payload == "mine");
+    CHECK(f.metrics.auth_denied.load() == 0);
+  }
+}
+
+TEST_CASE("auth: a websocket closes 1008 when its token lapses, on the test clock", "[io][auth][websocket]") {
+  herald::WebSocketOptions wso;
+  wso.ping_interval = std::chrono::milliseconds(0);  // only the token's deadline here
+  Fixture f({}, true, wso);
+  const std::string tok = token({.subscribe = {"chat.*"}, .publish = {"chat.*"}}, 60s);
+  test::RawWs ws(f.port(), "/ws/topic/chat.room1", ws_extra(tok, Where::header));
+  REQUIRE(ws.status == 101);
+  f.advance(60s);  // within exp + leeway
+  CHECK_FALSE(ws.next(50ms));
+  ws.send(text("still allowed"));
+  auto m = ws.next();
+  REQUIRE(m);
+  CHECK(m->payload == "still allowed");
+
+  f.advance(40s);  // lapsed
+  auto close = ws.next();
+  REQUIRE(close);
+  CHECK(close->kind == herald::websocket::EventKind::close);
+  CHECK(close->code == 1008);
+}
+
+TEST_CASE("auth: websocket Origin allowlist: a foreign origin gets 403", "[io][auth][websocket][origin]") {
+  const auth::OriginPolicy origins{.allowed = {"http://127.0.0.1:8080"}};
+  herald::WebSocketOptions wso;
+  wso.check_origin = [origins](std::string_view o) { return origins.allows_handshake(o); };
+  Fixture f({}, false, wso);
+  test::RawWs evil(f.port(), "/ws/topic/t", "Origin: http://localhost:8080\r\n");
+  CHECK(evil.status == 403);
+  test::RawWs evil_echo(f.port(), "/ws/echo", "Origin: http://evil.example\r\n");
+  CHECK(evil_echo.status == 403);
+  test::RawWs ok(f.port(), "/ws/topic/t", "Origin: http://127.0.0.1:8080\r\n");
+  CHECK(ok.status == 101);
+  test::RawWs tool(f.port(), "/ws/topic/t");  // no Origin: not a browser
+  CHECK(tool.status == 101);
+}
+
+TEST_CASE("auth: websocket message rate: close 1008 past the burst, refills on the test clock", "[io][auth][websocket][ratelimit]") {
+  herald::WebSocketOptions wso;
+  wso.message_rate = {.per_second = 1, .burst = 2};
+  wso.ping_interval = std::chrono::milliseconds(0);
+  Fixture f({}, false, wso);
+  test::RawWs ws(f.port(), "/ws/echo");
+  REQUIRE(ws.status == 101);
+  auto echo = [&](std::string_view s) {
+    ws.send(text(s));
+    auto m = ws.next();
+    return m && m->kind == herald::websocket::EventKind::text && m->payload == s;
+  };
+  CHECK(echo("1"));
+  CHECK(echo("2"));
+  f.advance(1s);  // one token back
+  CHECK(echo("3"));
+  CHECK(f.metrics.rate_limited.load() == 0);
+  ws.send(text("4"));
+  CHECK(ws.close_code() == 1008);
+  CHECK(f.metrics.rate_limited.load() == 1);
+}
+
+TEST_CASE("auth: loopback peers are exempt from per-client limits unless limit_loopback", "[io][auth][limits]") {
+  herald::ServerOptions o;
+  o.max_connections_per_address = 1;
+  o.publish_rate = {.per_second = 1, .burst = 1};
+  herald::WebSocketOptions wso;
+  wso.message_rate = {.per_second = 1, .burst = 1};
+  Fixture f(o, false, wso, false);
+  test::Client a(f.port());
+  a.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  REQUIRE(has(a.read_contains("ok"), "200 OK"));
+  for (int i = 0; i < 3; ++i)
+    CHECK(test::status_of(head_of(f.port(), request_for("POST", "/publish/t", "", Where::header, {}, "x"))) == 202);
+  test::RawWs ws(f.port(), "/ws/echo");
+  REQUIRE(ws.status == 101);
+  for (int i = 0; i < 3; ++i) {
+    ws.send(text("m"));
+    auto m = ws.next();
+    CHECK((m && m->kind == herald::websocket::EventKind::text));
+  }
+  CHECK(f.metrics.rate_limited.load() == 0);
+  CHECK(f.metrics.address_limited.load() == 0);
 }

@@ -45,6 +45,12 @@ struct ServerOptions {
   /// with Retry-After, counted in `Metrics::rate_limited`. 1,000/s, bursts of
   /// 2,000: stops a runaway or hostile publisher, not a busy backend.
   auth::RateLimit publish_rate{1000, 2000};
+  /// Whether the per-client limits (connections per address, publish rate,
+  /// WebSocket message rate) apply to loopback peers. Off: a loopback peer is
+  /// the host itself or a local reverse proxy, whose address says nothing
+  /// about the client (limit at the proxy), and local benchmarks and tools
+  /// are not throttled. Tests turn it on to trip the limits over 127.0.0.1.
+  bool limit_loopback = false;
 };
 
 /// A request parked for an answer later (long polling). Owned by the session;
@@ -82,8 +88,11 @@ class Exchange {
   virtual bool shutting_down() const = 0;
   /// The server's authorization hook (empty: open).
   virtual const auth::AnyAuthorizer& authorizer() const = 0;
-  /// The server's per-address publish buckets (null: no limit).
+  /// The server's per-address publish buckets (null: no limit, or a peer the
+  /// limits do not apply to: see `ServerOptions::limit_loopback`).
   virtual auth::TokenBucketsPerKey* publish_limiter() { return nullptr; }
+  /// Whether per-client limits apply to this peer (`ServerOptions::limit_loopback`).
+  virtual bool limited() const { return true; }
   /// After `take_socket`: this connection's place in the per-address count
   /// (null when there is none). The new connection must `hold` it, so the
   /// place is given back when the stream ends, not when the HTTP session does.
@@ -213,8 +222,10 @@ class HttpTransport final : public Exchange {
   static constexpr TransportKind kind = TransportKind::http;
   using Conn = Connection<HttpTransport>;
 
-  HttpTransport(std::shared_ptr<ServerShared> s, std::string peer, std::shared_ptr<void> lease = nullptr)
-      : shared_(std::move(s)), parser_(shared_->opt.limits), peer_(std::move(peer)), lease_(std::move(lease)) {}
+  HttpTransport(std::shared_ptr<ServerShared> s, std::string peer, std::shared_ptr<void> lease = nullptr,
+                bool limited = true)
+      : shared_(std::move(s)), parser_(shared_->opt.limits), peer_(std::move(peer)), lease_(std::move(lease)),
+        limited_(limited) {}
 
   Metrics& metrics() override { return *shared_->opt.metrics; }
 
@@ -276,7 +287,8 @@ class HttpTransport final : public Exchange {
   Clock::time_point now() const override { return conn_->now(); }
   bool shutting_down() const override { return shared_->stopping.load(std::memory_order_relaxed); }
   const auth::AnyAuthorizer& authorizer() const override { return shared_->opt.authorize; }
-  auth::TokenBucketsPerKey* publish_limiter() override { return shared_->publish_buckets.get(); }
+  auth::TokenBucketsPerKey* publish_limiter() override { return limited_ ? shared_->publish_buckets.get() : nullptr; }
+  bool limited() const override { return limited_; }
   std::shared_ptr<void> take_lease() override { return std::move(taken_lease_); }
 
   void respond_raw(std::string bytes, bool keep_alive) override {
@@ -373,6 +385,7 @@ class HttpTransport final : public Exchange {
   std::shared_ptr<void> lease_, taken_lease_;  // per-address count: this session's, then the taken socket's
   Conn* conn_ = nullptr;
   bool in_request_ = false, sent_continue_ = false, head_deadline_set_ = false, taken_ = false;
+  bool limited_ = true;  // per-client limits apply (not an exempt loopback peer)
 };
 
 }  // namespace detail
@@ -532,6 +545,12 @@ class Server {
     });
   }
 
+  static bool is_loopback(const asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+      return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+    return a.is_loopback();
+  }
+
   static void refuse(asio::ip::tcp::socket& s, std::string_view reason) {
     std::string r = http::make_error_response(503, reason, false, {{"Retry-After", "1"}});
     std::error_code ec;
@@ -550,8 +569,9 @@ class Server {
     std::error_code ec;
     auto ep = s.remote_endpoint(ec);
     std::string peer = ec ? std::string() : ep.address().to_string();
+    const bool limited = o.limit_loopback || ec || !is_loopback(ep.address());
     std::shared_ptr<void> lease;
-    if (shared_->per_address) {
+    if (shared_->per_address && limited) {
       // 503 like the global limit (CONTRACT.md): the client may come back
       // once one of its connections ends; 429 would blame its request rate.
       if (!shared_->per_address->try_add(peer)) {
@@ -562,8 +582,8 @@ class Server {
     }
     // The socket was accepted on its target loop; start it there.
     auto ex = s.get_executor();
-    asio::post(ex, [sh = shared_, s = std::move(s), peer = std::move(peer), lease = std::move(lease)]() mutable {
-      detail::HttpTransport::Conn::create(std::move(s), sh, std::move(peer), std::move(lease))->start();
+    asio::post(ex, [sh = shared_, s = std::move(s), peer = std::move(peer), lease = std::move(lease), limited]() mutable {
+      detail::HttpTransport::Conn::create(std::move(s), sh, std::move(peer), std::move(lease), limited)->start();
     });
   }
 

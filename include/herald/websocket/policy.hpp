@@ -2,6 +2,8 @@
 // server and client roles, plain TCP or TLS. The sans-I/O core (frame.hpp,
 // handshake.hpp, deflate.hpp) does the protocol; this file does the I/O half.
 #pragma once
+#include <herald/auth/hook.hpp>
+#include <herald/auth/rate_limit.hpp>
 #include <herald/core/connection.hpp>
 #include <herald/core/json.hpp>
 #include <herald/core/topic.hpp>
@@ -89,7 +91,14 @@ struct WebSocketOptions {
   /// to subscribe to. Empty: none.
   std::string topic{};
   /// When the connection must end (an access token's expiry): close 1008.
+  /// `install` also ends each connection when its own token lapses.
   Clock::time_point expires = Clock::time_point::max();
+  /// Server: messages a client may send per second (any opcode but control
+  /// frames); past it close 1008, counted in `Metrics::rate_limited`. 100/s
+  /// in bursts of 200 is far above a person typing or a client publishing
+  /// state, and keeps one connection from flooding a topic. {0, 0}: no limit.
+  /// Not applied to loopback peers unless `ServerOptions::limit_loopback`.
+  auth::RateLimit message_rate{100, 200};
 };
 
 namespace detail {
@@ -157,6 +166,14 @@ class WebSocketPolicy {
     std::string subprotocol{};                    ///< negotiated
     std::optional<websocket::DeflateParams> deflate{};  ///< negotiated
     std::string response{};                       ///< server: the 101 to write first
+    /// Server: when this connection's permission lapses (close 1008).
+    Clock::time_point expires = Clock::time_point::max();
+    /// Server with an authorization hook: the handshake request's publish
+    /// decision for `topic`, kept for the messages (which publish). Empty:
+    /// no hook, messages are not checked.
+    std::optional<auth::AuthDecision> publish{};
+    Clock::time_point publish_expires = Clock::time_point::max();  ///< its lapse on the loop's clock
+    bool limit_messages = true;                   ///< apply `message_rate` (false: exempt peer)
   };
 
   HERALD_DECL explicit WebSocketPolicy(Setup s);
@@ -301,6 +318,10 @@ class WebSocketPolicy {
   std::optional<std::uint64_t> after_;
   Subscription sub_;
   std::unique_ptr<detail::WsInbox> inbox_;  // client without on_message only
+  std::optional<auth::AuthDecision> publish_;  // server with a hook: may messages publish?
+  Clock::time_point publish_expires_ = Clock::time_point::max();
+  Clock::time_point expires_;                 // min(options' expires, the token's lapse)
+  std::optional<auth::TokenBucket> bucket_;   // server: message_rate
   Clock::time_point last_heard_{};
   Clock::time_point ping_sent_{};
   websocket::Role role_;

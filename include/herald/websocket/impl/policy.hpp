@@ -49,8 +49,13 @@ HERALD_DECL WebSocketPolicy::WebSocketPolicy(Setup s)
       subprotocol_(std::move(s.subprotocol)),
       response_(std::move(s.response)),
       after_(s.after),
+      publish_(std::move(s.publish)),
+      publish_expires_(s.publish_expires),
+      expires_(std::min(opt_->expires, s.expires)),
       role_(s.role) {
   v1_ = subprotocol_ == herald_v1;
+  if (role_ == websocket::Role::server && s.limit_messages && opt_->message_rate.enabled())
+    bucket_.emplace(opt_->message_rate.per_second, opt_->message_rate.burst);
   if (deflate_) {
     const bool server = role_ == websocket::Role::server;
     const int bits = server ? deflate_->server_max_window_bits : deflate_->client_max_window_bits;
@@ -142,6 +147,19 @@ HERALD_DECL void WebSocketPolicy::read(std::span<char> bytes) {
 }
 
 HERALD_DECL void WebSocketPolicy::deliver(websocket::Opcode op, std::string_view payload) {
+  if (bucket_ && !bucket_->try_take(ops_->now(conn_))) {
+    Metrics::add(metrics_->rate_limited);
+    return start_close(1008, "message rate limit exceeded", make_error_code(error::auth_rate_limited));
+  }
+  // On a topic connection a client message is a publish (CONTRACT.md): the
+  // handshake's decision for it was kept, so no token is parsed per message.
+  if (publish_ && hub_ && !topic_.empty()) {
+    if (!publish_->allowed || ops_->now(conn_) >= publish_expires_) {
+      Metrics::add(metrics_->auth_denied);
+      const std::string why = publish_->allowed ? "access expired" : publish_->reason;
+      return start_close(1008, why, publish_->allowed ? make_error_code(error::auth_expired) : publish_->error);
+    }
+  }
   if (opt_->on_message) return opt_->on_message(*this, op, payload);
   if (role_ != websocket::Role::client) return;
   if (!inbox_) inbox_ = std::make_unique<detail::WsInbox>();
@@ -216,7 +234,7 @@ HERALD_DECL void WebSocketPolicy::peer_closed(std::uint16_t code, std::string_vi
 
 HERALD_DECL void WebSocketPolicy::tick(Clock::time_point now) {
   if (closing_) return;  // the connection's close deadline governs now
-  if (now >= opt_->expires) return start_close(1008, "access expired", make_error_code(error::ws_policy_violation));
+  if (now >= expires_) return start_close(1008, "access expired", make_error_code(error::ws_policy_violation));
   if (opt_->ping_interval.count() > 0) {
     if (awaiting_pong_ && last_heard_ < ping_sent_) {
       if (now >= ping_sent_ + opt_->pong_timeout) {
@@ -237,7 +255,7 @@ HERALD_DECL void WebSocketPolicy::tick(Clock::time_point now) {
 }
 
 HERALD_DECL void WebSocketPolicy::schedule() {
-  Clock::time_point t = opt_->expires;
+  Clock::time_point t = expires_;
   if (opt_->ping_interval.count() > 0) {
     const Clock::time_point p =
         awaiting_pong_ ? ping_sent_ + opt_->pong_timeout : last_heard_ + opt_->ping_interval;
@@ -304,6 +322,15 @@ HERALD_DECL void ws_install(Server& server, std::string_view pattern, Hub* hub, 
     auto after = ws_after(req.target(), ok);
     if (!ok) return ex.respond_error(400, "after must be a non-negative integer");
     if (ex.shutting_down()) return ex.respond_error(503, "server is shutting down", {{"Retry-After", "1"}});
+    // Access: the handshake subscribes (401/403 here); the publish decision
+    // for the messages is taken now, against the same request, and kept.
+    Clock::time_point expires = Clock::time_point::max(), publish_expires = Clock::time_point::max();
+    std::optional<auth::AuthDecision> publish;
+    if (hub && !topic.empty() && ex.authorizer()) {
+      if (!ex.authorize(topic, auth::Action::subscribe, &expires)) return;
+      publish = ex.decide(ex.authorizer(), topic, auth::Action::publish);
+      publish_expires = ex.lapse_time(*publish);
+    }
     WebSocketPolicy::Setup s{.role = websocket::Role::server,
                              .options = opt,
                              .metrics = &ex.metrics(),
@@ -311,12 +338,18 @@ HERALD_DECL void ws_install(Server& server, std::string_view pattern, Hub* hub, 
                              .topic = std::move(topic),
                              .after = after,
                              .subprotocol = r.subprotocol,
-                             .deflate = r.deflate};
+                             .deflate = r.deflate,
+                             .response = {},
+                             .expires = expires,
+                             .publish = std::move(publish),
+                             .publish_expires = publish_expires,
+                             .limit_messages = ex.limited()};
     websocket::write_accept_response(s.response, r);
     std::string leftover;
     auto socket = ex.take_socket(leftover);
     auto conn = Connection<WebSocketPolicy>::create(std::move(socket), std::move(s));
     conn->queue().set_options(opt->queue);
+    conn->hold(ex.take_lease());
     conn->start(leftover);
   });
 }
