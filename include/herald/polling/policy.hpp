@@ -217,6 +217,14 @@ HERALD_DECL void PollingPolicy::respond_error(Exchange& ex, const detail::PollSt
   ex.respond_raw(std::move(out), ka);
 }
 
+// The session counts these bytes under `http` too; per transport they make
+// the "bytes on the wire per delivered event" of polling comparable.
+namespace detail {
+inline void count_poll_bytes(const PollState& st, const std::string& out) {
+  Metrics::add(st.hub.metrics().bytes_out[Metrics::idx(st.kind)], out.size());
+}
+}  // namespace detail
+
 HERALD_DECL void PollingPolicy::respond_batch(Exchange& ex, const detail::PollState& st, std::uint64_t after,
                                               std::uint32_t limit, const Replay& r, bool revalidate) {
   const auto& req = ex.request();
@@ -240,6 +248,7 @@ HERALD_DECL void PollingPolicy::respond_batch(Exchange& ex, const detail::PollSt
       h.status = 304;
       http::write_head(out, h);
       out.insert(out.size() - 2, cors);
+      detail::count_poll_bytes(st, out);
       return ex.respond_raw(std::move(out), ka);
     }
   }
@@ -255,6 +264,7 @@ HERALD_DECL void PollingPolicy::respond_batch(Exchange& ex, const detail::PollSt
   http::write_head(out, h);
   out.insert(out.size() - 2, cors);
   if (!ex.is_head()) out.append(body);
+  detail::count_poll_bytes(st, out);
   ex.respond_raw(std::move(out), ka);
 }
 
