@@ -92,3 +92,26 @@ TEST_CASE("connections per address", "[auth][rate]") {
   CHECK(c.count("10.0.0.2") == 0);
   CHECK(c.addresses() == 2);
 }
+
+TEST_CASE("token buckets per key: one bucket per key, bounded table", "[auth][rate]") {
+  const Steady::time_point t0{1000s};
+  TokenBucketsPerKey off{RateLimit{}};
+  for (int i = 0; i < 10; ++i) CHECK(off.try_take("a", t0));  // disabled: no limit, nothing stored
+  CHECK(off.size() == 0);
+
+  TokenBucketsPerKey b{RateLimit{.per_second = 1, .burst = 2}, 2};
+  Steady::duration wait{};
+  CHECK(b.try_take("a", t0));
+  CHECK(b.try_take("a", t0));
+  CHECK_FALSE(b.try_take("a", t0, &wait));
+  CHECK(wait == 1s);
+  CHECK(b.try_take("b", t0));  // keys do not share
+  CHECK_FALSE(b.try_take("c", t0, &wait));  // table full, nobody idle: refused (fail closed)
+  CHECK(wait == 1s);
+  CHECK(b.size() == 2);
+  // Once "a" and "b" are full again they are indistinguishable from new keys: dropped for "c".
+  CHECK(b.try_take("c", t0 + 2s));
+  CHECK(b.size() == 1);
+  CHECK(b.try_take("a", t0 + 2s));
+  CHECK(b.size() == 2);
+}
