@@ -83,4 +83,20 @@ await run('example pages', async (t) => {
     t.check('custom_event_loop: WebSocket shows each, in order', JSON.stringify(ws) === want, JSON.stringify(ws));
     t.check('custom_event_loop: SSE shows each, in order', JSON.stringify(sse) === want, JSON.stringify(sse));
   });
+  // dashboard: short polling with ETag; /proc samples shown in order, 304s counted.
+  await example('dashboard', ['--every-ms', '1000'], async (ex, page) => {
+    const num = (id) => page.$eval(id, (e) => Number(e.textContent));
+    await page.waitForFunction(() => Number(document.getElementById('n').textContent) >= 3 &&
+      Number(document.getElementById('c304').textContent) >= 2, null, { timeout: 15000 }).catch(() => {});
+    // Rows newest first: [id, cpu, rss MiB, threads, fds, load1].
+    const rows = await page.$$eval('#samples tr', (trs) => trs.map((tr) =>
+      [Number(tr.dataset.id), ...[...tr.children].slice(2).map((td) => Number(td.textContent))]));
+    const ids = rows.map((r) => r[0]).reverse();
+    t.check('dashboard: samples 1..n, in order, once', ids.length >= 3 && ids.every((id, i) => id === i + 1), JSON.stringify(ids));
+    t.check('dashboard: real /proc values (rss > 0, threads >= 1, fds >= 3)',
+      rows.every(([, cpu, rss, threads, fds]) => cpu >= 0 && rss > 0 && threads >= 1 && fds >= 3), JSON.stringify(rows));
+    t.check('dashboard: the newest sample is in the tiles', (await num('#n')) === ids.at(-1));
+    const c304 = await num('#c304'), news = await num('#c200');
+    t.check('dashboard: unchanged polls answered 304', c304 >= 2 && news >= 1, `304: ${c304}, 200 with news: ${news}`);
+  });
 });
