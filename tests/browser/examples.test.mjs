@@ -99,4 +99,18 @@ await run('example pages', async (t) => {
     const c304 = await num('#c304'), news = await num('#c200');
     t.check('dashboard: unchanged polls answered 304', c304 >= 2 && news >= 1, `304: ${c304}, 200 with news: ${news}`);
   });
+  // long_polling: the loop re-asks with after=next; empty answers when the
+  // (short, here) wait ends; every post shown once, in order.
+  await example('long_polling', ['--every-ms', '0', '--long-poll-max-ms', '400'], async (ex, page) => {
+    const num = (id) => page.$eval(id, (e) => Number(e.textContent));
+    await page.waitForFunction(() => Number(document.getElementById('empty').textContent) >= 1, null, { timeout: 10000 }).catch(() => {});
+    t.check('long_polling: a wait that ended empty, then asked again', (await num('#empty')) >= 1 && (await num('#asked')) >= 2);
+    for (const s of ['first', 'second', 'third']) await post(`${ex.url}/post`, s);
+    await page.click('button');
+    const got = await waitItems(page, '#list li[data-id]', 4);
+    const texts = got.map(([id, text]) => [id, text.replace(/\d+:\d+:\d+.*$/, '')]);
+    t.check('long_polling: in order, once', JSON.stringify(texts) ===
+      JSON.stringify([[1, '#1first'], [2, '#2second'], [3, '#3third'], [4, '#4Deploy finished']]), JSON.stringify(texts));
+    t.check('long_polling: the cursor is the last id', (await num('#cursor')) === 4);
+  });
 });

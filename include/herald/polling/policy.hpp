@@ -109,6 +109,9 @@ HERALD_DECL std::uint64_t poll_epoch() {
 /// @endcode
 class PollingPolicy {
  public:
+  /// The options of a route: `server.poll(pattern, hub, {.default_limit = 50})`.
+  using options_type = PollingOptions;
+
   /// `GET`/`HEAD /pattern?after=N[&limit=L]` answered at once; `OPTIONS` preflight.
   static void install_short(Server& server, std::string_view pattern, Hub& hub, PollingOptions o = {});
   /// `GET /pattern?after=N[&timeout_ms=T][&limit=L]`, parked until news; `HEAD`; `OPTIONS` preflight.
