@@ -113,4 +113,42 @@ await run('example pages', async (t) => {
       JSON.stringify([[1, '#1first'], [2, '#2second'], [3, '#3third'], [4, '#4Deploy finished']]), JSON.stringify(texts));
     t.check('long_polling: the cursor is the last id', (await num('#cursor')) === 4);
   });
+  // payments: a signed webhook confirms an order, the admin table updates over
+  // SSE; a provider retry is acknowledged once, a forgery refused.
+  await example('payments', [], async (ex, page) => {
+    const rows = () => page.$$eval('#orders tr', (trs) => trs.map((tr) => [Number(tr.dataset.id), tr.dataset.status, tr.children[5].textContent]));
+    const log = () => page.$$eval('#log li', (lis) => lis.map((li) => [Number(li.dataset.id), li.className, li.textContent]).reverse());
+    const until = (fn, arg) => page.waitForFunction(fn, arg, { timeout: 10000 }).catch(() => {});
+    await until(() => orders.readyState === 1 && log.readyState === 1 && document.querySelectorAll('#orders tr').length === 4);
+    t.check('payments: four pending orders, in order', JSON.stringify((await rows()).map((r) => r.slice(0, 2))) ===
+      JSON.stringify([[1001, 'pending'], [1002, 'pending'], [1003, 'pending'], [1004, 'pending']]), JSON.stringify(await rows()));
+
+    await page.click('#orders tr[data-id="1002"] .payBtn');
+    await until(() => document.querySelector('#orders tr[data-id="1002"]').dataset.status === 'paid');
+    const paid = (await rows()).find((r) => r[0] === 1002);
+    t.check('payments: the webhook confirmed order 1002, live', paid[1] === 'paid' && /^pay_\d+$/.test(paid[2]), JSON.stringify(paid));
+
+    await page.click('#retry');
+    await until(() => document.querySelectorAll('#log li').length >= 2);
+    await page.click('#forged');
+    await until(() => document.querySelectorAll('#log li').length >= 3);
+    await page.click('#neworder');
+    await until(() => document.querySelector('#orders tr[data-id="1005"] .payBtn'));
+    await page.click('#orders tr[data-id="1005"] .payBtn');
+    await until(() => document.querySelector('#orders tr[data-id="1005"]')?.dataset.status === 'paid');
+
+    const entries = await log();
+    t.check('payments: webhook log in order: accepted, duplicate, rejected, accepted',
+      JSON.stringify(entries.map(([id, verdict]) => [id, verdict])) ===
+      JSON.stringify([[1, 'accepted'], [2, 'duplicate'], [3, 'rejected'], [4, 'accepted']]), JSON.stringify(entries));
+    t.check('payments: the retry had the same webhook-id as the payment', entries.length >= 2 &&
+      entries[0][2].split(' · ')[0].replace(/^accepted /, '') === entries[1][2].split(' · ')[0].replace(/^duplicate /, ''), JSON.stringify(entries));
+    const final = await rows();
+    t.check('payments: table after all that', JSON.stringify(final.map((r) => r.slice(0, 2))) === JSON.stringify(
+      [[1001, 'pending'], [1002, 'paid'], [1003, 'pending'], [1004, 'pending'], [1005, 'paid']]) &&
+      final[1][2] === paid[2], JSON.stringify(final));
+    // Not through the browser: a request that is not a signed webhook.
+    const r = await withTimeout(fetch(`${ex.url}/webhooks/payments`, { method: 'POST', body: '{}' }), 5000, 'unsigned webhook');
+    t.check('payments: an unsigned POST is 400', r.status === 400, String(r.status));
+  });
 });
