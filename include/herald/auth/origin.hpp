@@ -2,6 +2,7 @@
 // (cross-site WebSocket hijacking) and for CORS on SSE, polling and publish.
 #pragma once
 #include <herald/config.hpp>
+#include <herald/core/ascii.hpp>
 
 #include <chrono>
 #include <optional>
@@ -13,20 +14,9 @@ namespace herald::auth {
 
 namespace detail {
 
-constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-HERALD_DECL bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
-HERALD_DECL std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using herald::detail::ascii_lower;
+using herald::detail::iequals;
+using herald::detail::trim_ows;
 
 /// The canonical form of a serialized origin (RFC 6454): scheme and host in
 /// lower case, the scheme's default port dropped, one trailing `/` tolerated

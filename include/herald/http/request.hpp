@@ -2,6 +2,7 @@
 // Sans-I/O: no Asio, no sockets.
 #pragma once
 #include <herald/config.hpp>
+#include <herald/core/ascii.hpp>
 #include <herald/http/request_like.hpp>
 
 #include <cstddef>
@@ -40,25 +41,8 @@ struct Limits {
 
 namespace detail {
 
-/// ASCII case-insensitive equality (header names and tokens are ASCII).
-HERALD_DECL bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]);
-    unsigned char y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-/// `s` without leading and trailing optional whitespace (SP, HTAB).
-HERALD_DECL std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using herald::detail::iequals;
+using herald::detail::trim_ows;
 
 /// Whether the comma-separated token list `list` (e.g. a Connection value)
 /// contains `token`, compared case-insensitively; empty elements are skipped.

@@ -163,7 +163,7 @@ struct ResponseHead {
   std::vector<std::pair<std::string_view, std::string_view>> headers;
   std::optional<std::string_view> header(std::string_view name) const {
     for (const auto& [n, v] : headers)
-      if (ieq(n, name)) return v;
+      if (iequals(n, name)) return v;
     return std::nullopt;
   }
 };

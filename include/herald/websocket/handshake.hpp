@@ -44,7 +44,7 @@ namespace detail {
 inline bool has_token(std::string_view value, std::string_view token) {
   bool found = false;
   split_unquoted(value, ',', [&](std::string_view t) {
-    found = ieq(trim_ows(t), token);
+    found = iequals(trim_ows(t), token);
     return !found;
   });
   return found;

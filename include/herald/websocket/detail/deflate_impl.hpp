@@ -1,5 +1,6 @@
 // herald: definitions for websocket/deflate.hpp. Included at its end.
 #pragma once
+#include <herald/core/ascii.hpp>
 #include <herald/websocket/deflate.hpp>
 
 #include <algorithm>
@@ -9,22 +10,8 @@ namespace herald::websocket {
 
 namespace detail {
 
-inline bool ieq(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-inline std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using herald::detail::trim_ows;
+using herald::detail::iequals;
 
 /// Splits `s` at `sep` outside double quotes; calls f(piece) for each piece.
 /// Returns false early if f does.
@@ -70,7 +57,7 @@ inline std::optional<DeflateOffer> parse_deflate_element(std::string_view elemen
     part = trim_ows(part);
     if (first) {
       first = false;
-      ok = ieq(part, "permessage-deflate");
+      ok = iequals(part, "permessage-deflate");
       return ok;
     }
     std::string_view name = part, value;
@@ -80,10 +67,10 @@ inline std::optional<DeflateOffer> parse_deflate_element(std::string_view elemen
       value = trim_ows(part.substr(eq + 1));
       has_value = true;
     }
-    int idx = ieq(name, "server_no_context_takeover")   ? 0
-              : ieq(name, "client_no_context_takeover") ? 1
-              : ieq(name, "server_max_window_bits")     ? 2
-              : ieq(name, "client_max_window_bits")     ? 3
+    int idx = iequals(name, "server_no_context_takeover")   ? 0
+              : iequals(name, "client_no_context_takeover") ? 1
+              : iequals(name, "server_max_window_bits")     ? 2
+              : iequals(name, "client_max_window_bits")     ? 3
                                                         : -1;
     if (idx < 0 || seen[idx]) return ok = false;
     seen[idx] = true;
