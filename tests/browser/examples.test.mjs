@@ -151,4 +151,34 @@ await run('example pages', async (t) => {
     const r = await withTimeout(fetch(`${ex.url}/webhooks/payments`, { method: 'POST', body: '{}' }), 5000, 'unsigned webhook');
     t.check('payments: an unsigned POST is 400', r.status === 400, String(r.status));
   });
+  // webhook_sender: retries deliver to the flaky receiver; the down one's
+  // schedule runs out (dead letter); brought up and replayed, it is delivered.
+  await example('webhook_sender', ['--retry-schedule', '0s,300ms,600ms'], async (ex, page) => {
+    const attempts = () => page.$$eval('#attempts li', (lis) => lis.map((li) =>
+      [li.dataset.endpoint, Number(li.dataset.event), li.children[2].textContent, li.children[3].textContent, li.className]).reverse());
+    const count = (ep, k) => page.$eval(`#${ep} .counts [data-k=${k}] b`, (b) => Number(b.textContent)).catch(() => -1);
+    const until = (fn, arg) => page.waitForFunction(fn, arg, { timeout: 15000 }).catch(() => {});
+    await until(() => es.readyState === 1 && document.querySelector('#ep_down .counts [data-k=dead]'));
+    await page.click('#publish');
+    await until(() => document.querySelectorAll('#attempts li').length >= 6 &&
+      document.querySelector('#ep_down .counts [data-k=dead] b')?.textContent === '1');
+    const got = await attempts();
+    const of = (ep) => JSON.stringify(got.filter((a) => a[0] === ep).map((a) => a.slice(1)));
+    t.check('webhook_sender: flaky: 503, 503, then 200 delivered', of('ep_flaky') === JSON.stringify(
+      [[1, 'try 1', '503', 'retrying'], [1, 'try 2', '503', 'retrying'], [1, 'try 3', '200', 'delivered']]), of('ep_flaky'));
+    t.check('webhook_sender: down: three 503s, then a dead letter', of('ep_down') === JSON.stringify(
+      [[1, 'try 1', '503', 'retrying'], [1, 'try 2', '503', 'retrying'], [1, 'try 3', '503', 'dead']]), of('ep_down'));
+    t.check('webhook_sender: counts: flaky delivered 1, down dead 1',
+      (await count('ep_flaky', 'delivered')) === 1 && (await count('ep_down', 'dead')) === 1);
+
+    await page.click('#up');
+    await until(() => document.getElementById('downState').textContent === '(up now)');
+    await page.click('#replay');
+    await until(() => document.querySelector('#ep_down .counts [data-k=delivered] b')?.textContent === '1');
+    const last = (await attempts()).at(-1);
+    t.check('webhook_sender: replayed dead letter delivered', JSON.stringify(last) ===
+      JSON.stringify(['ep_down', 1, 'try 1', '200', 'delivered']), JSON.stringify(last));
+    t.check('webhook_sender: page says requeued 1; down now delivered 1, dead 0',
+      (await page.textContent('#requeued')) === 'requeued 1' && (await count('ep_down', 'dead')) === 0, await page.textContent('#requeued'));
+  });
 });
