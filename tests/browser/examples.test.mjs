@@ -181,4 +181,40 @@ await run('example pages', async (t) => {
     t.check('webhook_sender: page says requeued 1; down now delivered 1, dead 0',
       (await page.textContent('#requeued')) === 'requeued 1' && (await count('ep_down', 'dead')) === 0, await page.textContent('#requeued'));
   });
+  // chat: WebSocket rooms with herald.v1; switching rooms and back resumes
+  // with ?after=N: each message once, in order, in its room.
+  await example('chat', [], async (ex, page) => {
+    const msgs = () => page.$$eval('#list li[data-id]', (lis) => lis.map((li) => [Number(li.dataset.id), li.children[1].textContent, li.children[2].textContent]));
+    const live = (p, room) => p.waitForFunction((room) => document.getElementById('state').textContent === `live in #${room}`, room, { timeout: 10000 }).catch(() => {});
+    const say = async (p, text) => { await p.fill('input[name=text]', text); await p.click('#f button'); };
+    await live(page, 'general');
+    await say(page, 'm1');
+    await say(page, 'm2');
+    await waitItems(page, '#list li[data-id]', 2);
+    t.check('chat: general shows m1, m2 with ids', JSON.stringify(await msgs()) === JSON.stringify([[1, 'Ada', 'm1'], [2, 'Ada', 'm2']]), JSON.stringify(await msgs()));
+
+    await page.click('#rooms button:text("random")');
+    await live(page, 'random');
+    await say(page, 'r1');
+    await waitItems(page, '#list li[data-id]', 1);
+    t.check('chat: random is its own room', JSON.stringify(await msgs()) === JSON.stringify([[1, 'Ada', 'r1']]), JSON.stringify(await msgs()));
+
+    // Someone else, meanwhile, in general: a newcomer gets the room's history (after=0).
+    const other = await browser.newPage();
+    try {
+      await withTimeout(other.goto(`${ex.url}/`), 15000, 'open chat again');
+      await live(other, 'general');
+      await other.fill('input[name=name]', 'Grace');
+      await say(other, 'g3');
+      const got = await waitItems(other, '#list li[data-id]', 3);
+      t.check('chat: a newcomer sees the room history, then live', JSON.stringify(got.map(([id]) => id)) === '[1,2,3]', JSON.stringify(got));
+    } finally { await other.close(); }
+
+    // Back to general: what was shown, plus exactly what was missed (after=2).
+    await page.click('#rooms button:text("general")');
+    await live(page, 'general');
+    await waitItems(page, '#list li[data-id]', 3);
+    t.check('chat: back in general, resumed after #2: m1, m2, g3 once each',
+      JSON.stringify(await msgs()) === JSON.stringify([[1, 'Ada', 'm1'], [2, 'Ada', 'm2'], [3, 'Grace', 'g3']]), JSON.stringify(await msgs()));
+  });
 });
