@@ -273,7 +273,7 @@ class Sender {
   std::string epoch_;
   std::int64_t anchor_wall_ms_;
   Clock::time_point anchor_;
-  bool batch_posted_ = false, run_posted_ = false, stopped_ = false;
+  bool batch_posted_ = false, stopped_ = false;
 };
 
 }  // namespace herald::webhook
