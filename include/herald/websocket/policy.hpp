@@ -220,7 +220,7 @@ class WebSocketPolicy {
     start();
   }
   template <class C>
-  void on_read(C& c, std::span<char> bytes) { read(bytes); }
+  void on_read(C&, std::span<char> bytes) { read(bytes); }
   template <class C>
   void on_event(C& c, const EventPtr& ev, Subscription&) {
     if (!closing_) c.send_event(ev, frame_for(ev));
