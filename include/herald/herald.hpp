@@ -1,10 +1,14 @@
 // herald: everything. Each transport also has its own header, so a user who
-// needs one pays for that one alone (herald/sse.hpp, herald/websocket.hpp, ...).
+// needs one pays for that one alone: herald/sse.hpp and herald/polling.hpp
+// (herald::core), herald/websocket.hpp (herald::websocket), herald/webhook.hpp
+// (herald::webhook).
 #pragma once
 #include <herald/fwd.hpp>
+#include <herald/auth/authorizer.hpp>
 #include <herald/core/broadcaster.hpp>
 #include <herald/core/connection.hpp>
 #include <herald/http/server.hpp>
-#include <herald/sse/policy.hpp>
-#include <herald/websocket/client.hpp>
-#include <herald/websocket/policy.hpp>
+#include <herald/polling.hpp>
+#include <herald/sse.hpp>
+#include <herald/webhook.hpp>
+#include <herald/websocket.hpp>

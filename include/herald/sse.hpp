@@ -1,0 +1,5 @@
+// herald: Server-Sent Events (links herald::core).
+#pragma once
+#include <herald/sse/encoder.hpp>
+#include <herald/sse/parser.hpp>
+#include <herald/sse/policy.hpp>
