@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(g++ clang cmake make ccache pkg-config libasio-dev node-llhttp catch2 libssl-dev zlib1g-dev
       libsqlite3-dev libbenchmark-dev libclang-rt-14-dev python3 python3-websockets chromium
-      curl openssl libboost-dev libwebsocketpp-dev ca-certificates)
+      curl openssl libboost-dev libwebsocketpp-dev ca-certificates python3-matplotlib)
 # The machine image may ship its own Node and npm; Debian's npm conflicts with it.
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 

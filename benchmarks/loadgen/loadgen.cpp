@@ -20,6 +20,7 @@
 // from /proc over the measuring window; RSS from /proc/PID/status VmRSS.
 // Bytes are counted at the client sockets (HTTP/WebSocket bytes, not TCP/IP).
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -27,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -65,6 +67,7 @@ struct Options {
   int longpoll_timeout_ms = 30000;
   bool cdf = false;             // add the latency CDF to the JSON
   double connect_timeout = 60;  // seconds to get every connection up
+  bool deflate = false;         // offer permessage-deflate (no context takeover either way)
 };
 
 [[noreturn]] void die(const char* fmt, const char* a = "") {
@@ -84,6 +87,7 @@ std::uint64_t now_ns() {
 struct ProcSample {
   double cpu_s = 0;   // utime + stime
   long rss_kb = 0;
+  unsigned long long ctxsw = 0;     // voluntary + involuntary context switches, all threads
 };
 
 ProcSample proc_sample(int pid) {
@@ -111,6 +115,21 @@ ProcSample proc_sample(int pid) {
       }
       s.cpu_s = double(ut + st) / double(sysconf(_SC_CLK_TCK));
     }
+  }
+  std::snprintf(path, sizeof path, "/proc/%d/task", pid);
+  if (DIR* d = opendir(path)) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      char tp[320];
+      std::snprintf(tp, sizeof tp, "/proc/%d/task/%s/status", pid, e->d_name);
+      if (FILE* f = std::fopen(tp, "r")) {
+        char line[256];
+        while (std::fgets(line, sizeof line, f))
+          if (std::strstr(line, "ctxt_switches:")) s.ctxsw += std::strtoull(std::strchr(line, ':') + 1, nullptr, 10);
+        std::fclose(f);
+      }
+    }
+    closedir(d);
   }
   std::snprintf(path, sizeof path, "/proc/%d/status", pid);
   if (FILE* f = std::fopen(path, "r")) {
@@ -356,7 +375,9 @@ void start_request(Conn& c) {
       std::string path = c.kind == Kind::echo ? "/ws/echo" : "/ws/topic/" + opt.topic;
       req = "GET " + path + " HTTP/1.1\r\nHost: " + host_header +
             "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + ws_key() +
-            "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+            "\r\nSec-WebSocket-Version: 13\r\n" +
+            (opt.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n"
+                         : "") + "\r\n";
       break;
     }
     case Kind::sse_sub:
@@ -579,6 +600,25 @@ size_t ws_frames(Conn& c, const char* p, size_t n, std::uint64_t now) {
     if (masked) hl += 4;  // servers must not mask; tolerate
     if (n - off < hl + len) break;
     const char* pl = p + off + hl;
+    if ((f[0] & 0x40) && len) {  // RSV1: permessage-deflate; inflate the head (the timestamp is there)
+      static z_stream z{};
+      static bool init = false;
+      static char tail[] = {0, 0, char(0xff), char(0xff)};
+      static char head[64];
+      if (!init) { inflateInit2(&z, -15); init = true; }
+      inflateReset(&z);
+      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(pl));
+      z.avail_in = unsigned(len);
+      z.next_out = reinterpret_cast<Bytef*>(head);
+      z.avail_out = sizeof head;
+      inflate(&z, Z_SYNC_FLUSH);
+      if (z.avail_out && z.avail_in == 0) {
+        z.next_in = reinterpret_cast<Bytef*>(tail);
+        z.avail_in = 4;
+        inflate(&z, Z_SYNC_FLUSH);
+      }
+      if (op == 0x1 || op == 0x2) { deliver(parse_ts(head, sizeof head - z.avail_out), now); off += hl + size_t(len); continue; }
+    }
     switch (op) {
       case 0x1: case 0x2: case 0x0:
         if (c.kind == Kind::echo) {
@@ -722,7 +762,15 @@ void on_readable(Conn& c, std::uint64_t now) {
     // EOF or error
     if (c.state == State::body && !c.chunked && !c.cl_known) { c.close_after = true; response_done(c, now); }
     if (c.kind == Kind::publisher && c.fd >= 0) {
-      if (c.in_flight) ++st.publish_errors;
+      // A server that closes after each response (websocketpp) may close
+      // before our next request reached it: resend that one, not an error.
+      if (c.in_flight && c.state == State::head && c.in.empty() && c.status == 0) {
+        ++publish_backlog;
+        if (measuring && st.published) --st.published;
+      } else if (c.in_flight) {
+        ++st.publish_errors;
+      }
+      c.in_flight = false;
       reconnect_publisher(c);
       return;
     }
@@ -770,6 +818,7 @@ void parse_args(int argc, char** argv) {
     else if (a == "--longpoll-timeout-ms") opt.longpoll_timeout_ms = std::stoi(v());
     else if (a == "--connect-timeout") opt.connect_timeout = std::stod(v());
     else if (a == "--cdf") opt.cdf = true;
+    else if (a == "--deflate") opt.deflate = true;
     else usage();
   }
   if (!opt.port) usage();
@@ -964,6 +1013,7 @@ int main(int argc, char** argv) {
   kv("mode", opt.mode, true);
   kv("server", opt.server, true);
   if (opt.mode == "idle") kv("idle_kind", opt.idle_kind, true);
+  if (opt.deflate) kv("deflate", "true");
   kv("conns", std::to_string(opt.conns));
   kv("connected", std::to_string(subs_open_target));
   kv("rate", jnum(opt.rate));
@@ -983,6 +1033,7 @@ int main(int argc, char** argv) {
   kv("server_cpu_s", jnum(cpu));
   kv("server_cpu_util", jnum(cpu / secs));
   kv("server_cpu_ns_per_delivery", d > 0 ? jnum(cpu * 1e9 / d) : "null");
+  kv("server_ctxsw_per_delivery", d > 0 ? jnum(double(s1.ctxsw - s0.ctxsw) / d) : "null");
   kv("server_rss_base_kb", std::to_string(rss_base.rss_kb));
   kv("server_rss_kb", std::to_string(rss_full.rss_kb));
   kv("server_rss_per_conn_b", jnum(rss_per_conn));
