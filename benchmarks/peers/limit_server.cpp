@@ -59,8 +59,9 @@ struct Conn {
   std::uint64_t after = 0;    // long poll cursor
   std::uint64_t deadline = 0; // long poll deadline (ms, monotonic)
   std::string in;             // only while a request or frame is partial
-  std::deque<Buf> q;          // queued shared buffers
-  size_t q_off = 0;           // bytes of q.front() already written
+  std::vector<Buf> q;         // queued shared buffers (a vector: no allocation while idle)
+  size_t q_head = 0;          // first unsent entry of q
+  size_t q_off = 0;           // bytes of q[q_head] already written
 };
 
 struct Event {
@@ -421,9 +422,9 @@ void flush_all() {
     if (c->fd < 0) continue;
     int k = 0;
     size_t off = c->q_off;
-    for (auto it = c->q.begin(); it != c->q.end() && k < 64; ++it, ++k) {
-      iov[k].iov_base = const_cast<char*>((*it)->data()) + off;
-      iov[k].iov_len = (*it)->size() - off;
+    for (size_t j = c->q_head; j < c->q.size() && k < 64; ++j, ++k) {
+      iov[k].iov_base = const_cast<char*>(c->q[j]->data()) + off;
+      iov[k].iov_len = c->q[j]->size() - off;
       off = 0;
     }
     if (k == 0) { if (c->closing) destroy(c); continue; }
@@ -434,11 +435,12 @@ void flush_all() {
       continue;
     }
     size_t left = size_t(w);
-    while (left && !c->q.empty()) {
-      size_t avail = c->q.front()->size() - c->q_off;
-      if (left >= avail) { left -= avail; c->q.pop_front(); c->q_off = 0; }
+    while (left && c->q_head < c->q.size()) {
+      size_t avail = c->q[c->q_head]->size() - c->q_off;
+      if (left >= avail) { left -= avail; c->q[c->q_head++].reset(); c->q_off = 0; }
       else { c->q_off += left; left = 0; }
     }
+    if (c->q_head == c->q.size()) { c->q.clear(); c->q_head = 0; }
     if (!c->q.empty()) set_out(*c, true);
     else {
       set_out(*c, false);
