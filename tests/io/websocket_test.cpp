@@ -131,7 +131,7 @@ TEST_CASE("websocket: outgoing messages past fragment_size leave as several fram
   CHECK(static_cast<unsigned char>(bytes[4016]) == 0x80);// continuation, FIN set
 }
 
-TEST_CASE("websocket: pings are answered with the same payload; pongs are ignored", "[io][websocket]") {
+TEST_CASE("websocket: pings are answered with the same payload and pongs are ignored", "[io][websocket]") {
   Fixture f;
   test::RawWs raw(f.server->port(), "/ws/echo");
   REQUIRE(raw.status == 101);
@@ -299,7 +299,7 @@ TEST_CASE("websocket: broadcast encodes each event once per kind", "[io][websock
   CHECK(herald::Event::encodes_total().load() - before == 4);
 }
 
-TEST_CASE("websocket: messages from a client reach every subscriber; resume with ?after=N and resets", "[io][websocket][resume]") {
+TEST_CASE("websocket: messages from a client reach every subscriber, resume with after=N, and resets", "[io][websocket][resume]") {
   Fixture f({}, false, herald::HubOptions{.history = {.max_events = 3}});
   test::ClientLoop loop;
   auto a = loop.connect(f.url("/ws/topic/r"), opts(false, {"herald.v1"}));
@@ -331,7 +331,7 @@ TEST_CASE("websocket: messages from a client reach every subscriber; resume with
   }
 }
 
-TEST_CASE("websocket: a slow consumer is closed by the default policy; others keep up", "[io][websocket][backpressure]") {
+TEST_CASE("websocket: a slow consumer is closed by the default policy while others keep up", "[io][websocket][backpressure]") {
   Fixture f({}, false, herald::HubOptions{.history = {.max_events = 16}});
   test::ClientLoop loop;
   auto fast = loop.connect(f.url("/ws/slow/s"), opts(false));
