@@ -41,14 +41,14 @@ build_gcc()   { configure build/gcc g++ && cmake --build build/gcc -j "$jobs"; }
 # clang checks that everything compiles and passes; -O0 keeps it quick.
 build_clang() { configure build/clang clang++ -DHERALD_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=Debug && cmake --build build/clang -j "$jobs"; }
 stage build-gcc build_gcc
-stage unit-gcc ctest_run build/gcc -L 'unit|io|package'
+stage unit-gcc ctest_run build/gcc -L '^(unit|io|package)$'
 stage build-clang build_clang
-stage unit-clang ctest_run build/clang -L 'unit|io'
+stage unit-clang ctest_run build/clang -L '^(unit|io)$'
 
 san() {  # san NAME SANITIZERS
   configure build/$1 g++ -DHERALD_BUILD_EXAMPLES=OFF -DHERALD_SANITIZE=$2 -DCMAKE_BUILD_TYPE=Debug
   cmake --build build/$1 -j "$jobs"
-  ctest_run build/$1 -L 'unit|io'
+  ctest_run build/$1 -L '^(unit|io)$'
 }
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
@@ -69,5 +69,5 @@ fuzz() {
 }
 [ -d fuzz ] && [ -f fuzz/CMakeLists.txt ] && stage fuzz fuzz
 
-stage integration ctest_run build/gcc -L 'integration|browser' -j 1
+stage integration ctest_run build/gcc -L '^(integration|browser)$' -j 1
 echo "ALL TESTS PASSED"

@@ -292,7 +292,7 @@ struct Order { int id; std::string state; };
 std::string herald_encode(const Order& o) { return "{\"id\":" + std::to_string(o.id) + ",\"state\":\"" + o.state + "\"}"; }
 }  // namespace shop
 
-TEST_CASE("codec: user types by specialisation-like codec and by ADL; encoded once per publish", "[io][codec]") {
+TEST_CASE("codec: user types by a codec type and by ADL, encoded once per publish", "[io][codec]") {
   asio::io_context ctx(1);
   herald::Broadcaster<Tick, Counting> ticks;
   std::vector<std::unique_ptr<Recorder>> recs;

@@ -216,7 +216,7 @@ TEST_CASE("sse: retry is configurable and can be left out", "[io][sse]") {
   }
 }
 
-TEST_CASE("sse: resume by Last-Event-ID header and by query; the header wins", "[io][sse][resume]") {
+TEST_CASE("sse: resume by Last-Event-ID header and by query, the header wins", "[io][sse][resume]") {
   Fixture f;
   for (int i = 1; i <= 5; ++i) f.hub.publish("t", "e" + std::to_string(i));
 

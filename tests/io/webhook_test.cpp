@@ -423,7 +423,7 @@ TEST_CASE("webhook sender: SSRF guard on every address class, through the resolv
   CHECK(rig.sender->client().connections_opened() == 0);
 }
 
-TEST_CASE("webhook sender: connects to the checked address; a rebinding to a forbidden one is refused",
+TEST_CASE("webhook sender: connects to the checked address, a rebinding to a forbidden one is refused",
           "[io][webhook][ssrf]") {
   Receiver rx;
   wh::SsrfPolicy loopback_only{.allow_loopback = true};

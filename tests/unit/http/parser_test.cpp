@@ -492,7 +492,7 @@ TEST_CASE("http parser: Upgrade leaves the next protocol's bytes", "[http][parse
   CHECK_FALSE(o.requests[0].upgrade());
 }
 
-TEST_CASE("http parser: reset reuses buffers; take moves out", "[http][parser]") {
+TEST_CASE("http parser: reset reuses buffers, take moves out", "[http][parser]") {
   const std::string value(200, 'v');
   const std::string req = "POST /x HTTP/1.1\r\nX-Long: " + value + "\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'b');
   RequestParser p;

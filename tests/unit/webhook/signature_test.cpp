@@ -117,7 +117,7 @@ TEST_CASE("v1a: key text forms", "[webhook][signature]") {
   CHECK(ec == herald::error::webhook_bad_secret);
 }
 
-TEST_CASE("v1a: sign and verify over id.timestamp.body; copies share the key", "[webhook][signature]") {
+TEST_CASE("v1a: sign and verify over id.timestamp.body, copies share the key", "[webhook][signature]") {
   const SigningKey sk = SigningKey::generate();
   const SigningKey copy = sk;  // NOLINT: exercising the reference-counted copy
   const std::string header = sign(spec_id, spec_ts, spec_body, copy);
