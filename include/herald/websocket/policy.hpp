@@ -152,6 +152,7 @@ struct WsInbox {
 class WebSocketPolicy {
  public:
   static constexpr TransportKind kind = TransportKind::websocket;
+  using options_type = WebSocketOptions;
   /// The subprotocol with event ids and reset notices.
   static constexpr std::string_view herald_v1 = "herald.v1";
 
