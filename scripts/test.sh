@@ -62,8 +62,8 @@ fuzz() {
     [ -x "$f" ] || continue
     name=$(basename "$f"); corpus="$root/fuzz/corpus/${name#fuzz_}"
     work=$(mktemp -d); cp -r "$corpus"/. "$work"/ 2>/dev/null || true
-    echo "fuzz: $name for ${HERALD_FUZZ_SECONDS:-20} s"
-    "$f" -max_total_time="${HERALD_FUZZ_SECONDS:-20}" -print_final_stats=0 "$work" 2>&1 | tail -n 2
+    echo "fuzz: $name for ${HERALD_FUZZ_SECONDS:-15} s"
+    "$f" -max_total_time="${HERALD_FUZZ_SECONDS:-15}" -print_final_stats=0 "$work" 2>&1 | tail -n 2
     rm -rf "$work"
   done
 }
