@@ -8,6 +8,7 @@
 
 #include <asio/bind_executor.hpp>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -32,13 +33,15 @@ struct Rig {
   herald::Broadcaster<std::string> hub{{.history = {.max_events = 16}}, metrics};
   asio::io_context io{1};
   asio::ip::tcp::acceptor acceptor{io, {asio::ip::make_address("127.0.0.1"), 0}};
-  std::shared_ptr<PushConnection> conn;
+  std::shared_ptr<PushConnection> conn;  // touched on the loop thread only
+  std::atomic<bool> ready{false};
   std::thread thread;
   explicit Rig(herald::QueueOptions q) {
     acceptor.async_accept([this, q](std::error_code ec, asio::ip::tcp::socket s) {
       if (ec) return;
       conn = PushConnection::create(std::move(s), hub, q);
       conn->start();
+      ready = true;
     });
     thread = std::thread([this] { io.run(); });
   }
@@ -54,7 +57,7 @@ struct Rig {
 TEST_CASE("wait policy: async_publish completes only when the slow reader catches up", "[io][backpressure]") {
   Rig rig({.high_watermark = 64 * 1024, .low_watermark = 16 * 1024, .policy = herald::OverflowPolicy::wait});
   test::Client client(rig.port());
-  REQUIRE(test::eventually([&] { return rig.sse_gauge() == 1 && rig.conn; }));
+  REQUIRE(test::eventually([&] { return rig.sse_gauge() == 1 && rig.ready; }));
   const std::string big(256 * 1024, 'w');
   int published = 0;
   // The client reads nothing: kernel buffers fill, then the queue passes its watermark.
@@ -91,7 +94,7 @@ TEST_CASE("drop_newest and drop_oldest count every drop, per connection and in m
   auto policy = GENERATE(herald::OverflowPolicy::drop_newest, herald::OverflowPolicy::drop_oldest);
   Rig rig({.high_watermark = 64 * 1024, .low_watermark = 16 * 1024, .policy = policy});
   test::Client client(rig.port());
-  REQUIRE(test::eventually([&] { return rig.sse_gauge() == 1 && rig.conn; }));
+  REQUIRE(test::eventually([&] { return rig.sse_gauge() == 1 && rig.ready; }));
   const std::string big(128 * 1024, 'd');
   for (int i = 0; i < 200; ++i) rig.hub.publish("p", big);  // far past socket buffers + watermark
   auto dropped_metric = [&] {
@@ -108,7 +111,7 @@ TEST_CASE("drop_newest and drop_oldest count every drop, per connection and in m
 TEST_CASE("close policy: a slow consumer is closed and counted", "[io][backpressure]") {
   Rig rig({.high_watermark = 64 * 1024, .low_watermark = 16 * 1024, .policy = herald::OverflowPolicy::close});
   test::Client client(rig.port());
-  REQUIRE(test::eventually([&] { return rig.sse_gauge() == 1 && rig.conn; }));
+  REQUIRE(test::eventually([&] { return rig.sse_gauge() == 1 && rig.ready; }));
   const std::string big(128 * 1024, 'c');
   for (int i = 0; i < 200 && rig.sse_gauge() == 1; ++i) rig.hub.publish("p", big);
   REQUIRE(test::eventually([&] { return rig.sse_gauge() == 0; }, std::chrono::seconds(10)));
