@@ -29,13 +29,15 @@ while (($#)); do
   esac
 done
 T0=$SECONDS
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3   # Debian's python3 has python3-matplotlib
 B=$ROOT/build/bench-transport
 OUT=$ROOT/benchmarks/results
 mkdir -p "$OUT"
 
 SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap "exit 130" INT TERM
 
 if ((BUILD)); then
   echo "== build (Release, -j2) in $B"
@@ -62,12 +64,18 @@ CMD[limit]="$B/benchmarks/limit_server --port 0"
 if command -v node >/dev/null && [ -d tests/node_modules/ws ]; then CMD[node]="node $ROOT/benchmarks/peers/node_ws.mjs --port 0"; fi
 
 start_server() {  # $1 name; sets SERVER_PID, PORT
-  local log=$OUT/.server.log
+  local log=$OUT/.server.$1.$RANDOM.log
+  rm -f "$OUT"/.server.*.log
   ${CMD[$1]} >"$log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
-  PORT=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-  [ -n "$PORT" ] || { echo "server $1 did not start: $(cat "$log")" >&2; kill "$SERVER_PID"; SERVER_PID=""; return 1; }
+  PORT=""
+  for _ in $(seq 200); do
+    PORT=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" 2>/dev/null | grep -o '[0-9]*$' || true)
+    [ -n "$PORT" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$PORT" ] || { echo "server $1 did not start: $(cat "$log" 2>/dev/null)" >&2; kill "$SERVER_PID" 2>/dev/null; SERVER_PID=""; return 1; }
 }
 stop_server() {
   [ -n "$SERVER_PID" ] && { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
@@ -82,13 +90,13 @@ run() {
   start_server "$server" || return 0
   local f=$OUT/${scen}__${server}__r${rep}.json
   if timeout 120 "$LOADGEN" --port "$PORT" --server-pid "$SERVER_PID" --server "$server" --cdf "$@" >"$f.tmp" 2>"$OUT/.loadgen.err"; then
-    python3 - "$f.tmp" "$scen" "$rep" >"$f" <<'EOF'
+    "$PY" - "$f.tmp" "$scen" "$rep" >"$f" <<'EOF'
 import json, sys
 d = json.loads(open(sys.argv[1]).read())
 d["scenario"], d["repeat"] = sys.argv[2], int(sys.argv[3])
 print(json.dumps(d))
 EOF
-    python3 -c "
+    "$PY" -c "
 import json,sys; d=json.load(open('$f'))
 print('   %-22s %-12s r%s  %8.0f del/s  p50 %9.0f us  p99 %9.0f us  cpu %7.0f ns/del  rss %7.0f B/conn  load %s' % (
   d['scenario'], d['server'], d['repeat'], d['deliveries_per_s'], d['latency_us']['p50'], d['latency_us']['p99'],
@@ -131,6 +139,13 @@ for rep in $(seq "$REPEATS"); do
   fi
 done
 
+if ((QUICK == 0)); then
+  echo "== loadgen ceiling: the limit server at 4x and 8x the matrix rate"
+  run limit ceiling-ws-1k-200 1 --mode ws-fanout --conns 1000 --rate 200 --duration $DUR --warmup $WARM --publishers 8
+  run limit ceiling-ws-1k-400 1 --mode ws-fanout --conns 1000 --rate 400 --duration $DUR --warmup $WARM --publishers 8
+  run limit ceiling-sse-1k-400 1 --mode sse-fanout --conns 1000 --rate 400 --duration $DUR --warmup $WARM --publishers 8
+fi
+
 if ((SCALE)) && ((QUICK == 0)); then
   echo "== scale: as many idle connections as one process may open (hard limit $(ulimit -Hn))"
   N=$(( $(ulimit -Hn) - 1000 ))
@@ -142,5 +157,6 @@ if ((SCALE)) && ((QUICK == 0)); then
 fi
 
 echo "== report ($((SECONDS - T0)) s)"
-python3 benchmarks/report.py "$OUT" benchmarks/RESULTS.md
+git rev-parse --short HEAD > "$OUT/.herald_commit"; git status --porcelain include | grep -q . && echo "+ uncommitted changes in include/" >> "$OUT/.herald_commit"
+"$PY" benchmarks/report.py "$OUT" benchmarks/RESULTS.md
 echo "== done in $((SECONDS - T0)) s"
