@@ -60,9 +60,10 @@ fuzz() {
   cmake --build build/fuzz -j "$jobs"
   for f in build/fuzz/fuzz/fuzz_*; do
     [ -x "$f" ] || continue
-    name=$(basename "$f"); corpus="$root/fuzz/corpus/${name#fuzz_}"
+    local fz corpus work
+    fz=$(basename "$f"); corpus="$root/fuzz/corpus/${fz#fuzz_}"
     work=$(mktemp -d); cp -r "$corpus"/. "$work"/ 2>/dev/null || true
-    echo "fuzz: $name for ${HERALD_FUZZ_SECONDS:-15} s"
+    echo "fuzz: $fz for ${HERALD_FUZZ_SECONDS:-15} s"
     "$f" -max_total_time="${HERALD_FUZZ_SECONDS:-15}" -print_final_stats=0 "$work" 2>&1 | tail -n 2
     rm -rf "$work"
   done
