@@ -1,8 +1,9 @@
 // Memory per idle connection: server RSS growth while N clients hold an idle
-// SSE stream (or an idle keep-alive HTTP session) open. The clients are raw
-// sockets in this process, so they add kernel memory only, not RSS.
-// Usage: idle_memory [N=10000] [sse|http]   Prints one JSON object.
+// SSE stream, WebSocket subscriber (or an idle keep-alive HTTP session) open.
+// The clients are raw sockets in this process, so they add kernel memory only, not RSS.
+// Usage: idle_memory [N=10000] [sse|ws|http]   Prints one JSON object.
 #include <herald/sse/policy.hpp>
+#include <herald/websocket/policy.hpp>
 
 #include <sys/resource.h>
 
@@ -57,9 +58,14 @@ int main(int argc, char** argv) {
   herald::Broadcaster<std::string> hub;
   herald::Server server({.threads = 1, .max_connections = n + 100, .idle_timeout = std::chrono::hours(1)});
   server.sse("/sse/{topic}", hub, {.heartbeat = std::chrono::hours(1)});
+  server.websocket("/ws/{topic}", hub, {.ping_interval = std::chrono::hours(1)});
   server.route("GET", "/healthz", [](herald::Exchange& ex) { ex.respond(200, "text/plain", "ok"); });
   server.start();
-  std::string req = mode == "sse" ? "GET /sse/idle HTTP/1.1\r\nHost: x\r\n\r\n" : "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string req = mode == "sse" ? "GET /sse/idle HTTP/1.1\r\nHost: x\r\n\r\n"
+                    : mode == "ws"
+                        ? "GET /ws/idle HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                        : "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   // Warm up allocator arenas and the loop's buffers with a first batch, then measure.
   std::vector<int> fds;
   auto open_batch = [&](std::size_t k) {

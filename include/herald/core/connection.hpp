@@ -50,6 +50,11 @@ concept TransportPolicy = requires(P& p, C& c, std::span<char> bytes, const Even
 namespace detail {
 template <class S>
 constexpr bool is_plain_tcp = std::is_same_v<S, asio::ip::tcp::socket>;
+/// A member only some streams need: nothing (no bytes) for the others.
+template <int>
+struct NoMember {};
+template <bool Use, class T, int N>
+using MemberIf = std::conditional_t<Use, T, NoMember<N>>;
 }
 
 /// A connection carrying one transport over one stream.
@@ -76,7 +81,31 @@ class Connection final : public Subscriber,
 
   template <class... Args>
   static std::shared_ptr<Connection> create(Stream stream, Args&&... args) {
-    return std::shared_ptr<Connection>(new Connection(std::move(stream), std::forward<Args>(args)...));
+    // One allocation for the object and its reference counts.
+    return std::make_shared<Connection>(Key{}, std::move(stream), std::forward<Args>(args)...);
+  }
+
+ private:
+  struct Key {
+    explicit Key() = default;
+  };
+
+ public:
+  /// Use `create`.
+  template <class... Args>
+  explicit Connection(Key, Stream stream, Args&&... args)
+      : stream_(std::move(stream)),
+        ctx_(static_cast<asio::io_context&>(stream_.get_executor().context())),
+        loop_(Loop::of(ctx_)),
+        transport_(make_transport(std::forward<Args>(args)...)) {
+    metrics_ = &transport_.metrics();
+    Metrics::add(metrics_->connections[Metrics::idx(Transport::kind)], 1);
+    counted_ = true;
+    if constexpr (detail::is_plain_tcp<Stream>) {
+      std::error_code ec;
+      stream_.non_blocking(true, ec);
+      stream_.set_option(asio::ip::tcp::no_delay(true), ec);
+    }
   }
 
   ~Connection() override { uncount(); }
@@ -184,22 +213,6 @@ class Connection final : public Subscriber,
 
  private:
   enum class State : std::uint8_t { open, draining, closed };
-
-  template <class... Args>
-  explicit Connection(Stream stream, Args&&... args)
-      : stream_(std::move(stream)),
-        ctx_(static_cast<asio::io_context&>(stream_.get_executor().context())),
-        loop_(Loop::of(ctx_)),
-        transport_(make_transport(std::forward<Args>(args)...)) {
-    metrics_ = &transport_.metrics();
-    Metrics::add(metrics_->connections[Metrics::idx(Transport::kind)], 1);
-    counted_ = true;
-    if constexpr (detail::is_plain_tcp<Stream>) {
-      std::error_code ec;
-      stream_.non_blocking(true, ec);
-      stream_.set_option(asio::ip::tcp::no_delay(true), ec);
-    }
-  }
 
   // Aggregates too (clang 14 lacks parenthesised aggregate init); the
   // prvalue is elided into the member, so a policy need not be movable.
@@ -368,8 +381,11 @@ class Connection final : public Subscriber,
   bool linger_ = false;
   bool gate_held_ = false;
   std::shared_ptr<void> lease_;           // released at finish (or destruction)
-  std::unique_ptr<char[]> tls_buf_;       // TLS only: OpenSSL needs a target for decryption
-  std::vector<asio::const_buffer> iov_;   // TLS only: async_write keeps its buffer list
+  // Not over plain TCP (no bytes there): OpenSSL needs a target for
+  // decryption, and async_write keeps its buffer list.
+  static constexpr bool kPlain = detail::is_plain_tcp<Stream>;
+  [[no_unique_address]] detail::MemberIf<!kPlain, std::unique_ptr<char[]>, 0> tls_buf_;
+  [[no_unique_address]] detail::MemberIf<!kPlain, std::vector<asio::const_buffer>, 1> iov_;
 };
 
 }  // namespace herald

@@ -194,8 +194,8 @@ class WebSocketPolicy {
   /// True until the close handshake starts or the connection ends.
   bool is_open() const noexcept { return conn_ && !closing_ && ops_->is_open(conn_); }
   websocket::Role role() const noexcept { return role_; }
-  const std::string& subprotocol() const noexcept { return subprotocol_; }
-  const std::string& topic() const noexcept { return topic_; }
+  const std::string& subprotocol() const noexcept { return subprotocol_ ? *subprotocol_ : no_string(); }
+  const std::string& topic() const noexcept { return topic_ ? *topic_ : no_string(); }
   /// True when permessage-deflate was negotiated.
   bool compressed() const noexcept { return deflate_.has_value(); }
   /// The peer's close code once it sent one (0 before).
@@ -304,33 +304,62 @@ class WebSocketPolicy {
   HERALD_DECL void deliver(websocket::Opcode op, std::string_view payload);
   HERALD_DECL void pump_inbox();
 
+  /// State an idle default connection does not need, in one block made on
+  /// first use and dropped after start when nothing in it is needed any more:
+  /// most idle subscribers hold none (see benchmarks/RESULTS.md, memory per
+  /// idle connection).
+  struct Cold {
+    std::string response;                       // server: the 101, until written by start()
+    std::optional<std::uint64_t> after;         // resume cursor, until start() subscribes
+    std::string topic;                          // until subscribed (then the hub's name is used)
+    std::string subprotocol;                    // only if not one of the options' (never, in practice)
+    std::optional<auth::AuthDecision> publish;  // server with a hook: may messages publish?
+    Clock::time_point publish_expires = Clock::time_point::max();
+    std::optional<auth::TokenBucket> bucket;    // server: message_rate, from the first message on
+    std::optional<websocket::Deflater> deflater;  // negotiated: from the first compressed send on
+    std::string peer_reason;                    // the peer's close reason
+    bool needed() const noexcept {
+      return !response.empty() || after || !topic.empty() || !subprotocol.empty() || publish || bucket || deflater ||
+             !peer_reason.empty();
+    }
+  };
+  Cold& cold() {
+    if (!cold_) cold_ = std::make_unique<Cold>();
+    return *cold_;
+  }
+  void trim_cold() noexcept {
+    if (cold_ && !cold_->needed()) cold_.reset();
+  }
+  static const std::string& no_string() noexcept {
+    static const std::string none;
+    return none;
+  }
+
   std::shared_ptr<const WebSocketOptions> opt_;
   Metrics* metrics_;
   Hub* hub_;
   void* conn_ = nullptr;
   const ConnOps* ops_ = nullptr;
   websocket::Reader reader_;
-  std::optional<websocket::DeflateParams> deflate_;
-  std::optional<websocket::Deflater> deflater_;  // only when negotiated
-  std::string topic_;
-  std::string subprotocol_;
-  std::string response_;  // emptied once written
-  std::string peer_reason_;
-  std::optional<std::uint64_t> after_;
+  // Views of immutable strings that outlive the connection: an element of
+  // opt_->subprotocols, the hub's topic name (topics are never erased) or
+  // opt_->topic; else cold_->subprotocol / cold_->topic. Null: none.
+  const std::string* topic_ = nullptr;
+  const std::string* subprotocol_ = nullptr;
+  std::unique_ptr<Cold> cold_;
   Subscription sub_;
   std::unique_ptr<detail::WsInbox> inbox_;  // client without on_message only
-  std::optional<auth::AuthDecision> publish_;  // server with a hook: may messages publish?
-  Clock::time_point publish_expires_ = Clock::time_point::max();
   Clock::time_point expires_;                 // min(options' expires, the token's lapse)
-  std::optional<auth::TokenBucket> bucket_;   // server: message_rate
   Clock::time_point last_heard_{};
   Clock::time_point ping_sent_{};
+  std::optional<websocket::DeflateParams> deflate_;
   websocket::Role role_;
   std::uint16_t peer_code_ = 0;
   bool v1_ = false;
   bool cache_deflate_ = false;  // compressed event frames from the shared cache fit this peer
   bool awaiting_pong_ = false;
   bool closing_ = false;        // our close frame is queued: read nothing more
+  bool limit_ = false;          // server: apply message_rate (the bucket is made on the first message)
 };
 
 /// Bring your own Asio: serve WebSocket on a stream (a TCP socket, or a TLS

@@ -44,26 +44,35 @@ HERALD_DECL WebSocketPolicy::WebSocketPolicy(Setup s)
       metrics_(s.metrics),
       hub_(s.hub),
       reader_({.role = s.role, .max_message_size = opt_->max_message_size, .deflate = s.deflate}),
-      deflate_(s.deflate),
-      topic_(std::move(s.topic)),
-      subprotocol_(std::move(s.subprotocol)),
-      response_(std::move(s.response)),
-      after_(s.after),
-      publish_(std::move(s.publish)),
-      publish_expires_(s.publish_expires),
       expires_(std::min(opt_->expires, s.expires)),
+      deflate_(s.deflate),
       role_(s.role) {
-  v1_ = subprotocol_ == herald_v1;
-  if (role_ == websocket::Role::server && s.limit_messages && opt_->message_rate.enabled())
-    bucket_.emplace(opt_->message_rate.per_second, opt_->message_rate.burst);
+  if (!s.subprotocol.empty()) {
+    for (const std::string& p : opt_->subprotocols)
+      if (p == s.subprotocol) { subprotocol_ = &p; break; }
+    if (!subprotocol_) subprotocol_ = &(cold().subprotocol = std::move(s.subprotocol));
+  }
+  if (!s.topic.empty()) topic_ = s.topic == opt_->topic ? &opt_->topic : &(cold().topic = std::move(s.topic));
+  if (!s.response.empty()) cold().response = std::move(s.response);
+  if (s.after) cold().after = s.after;
+  if (s.publish) {
+    cold().publish = std::move(s.publish);
+    cold_->publish_expires = s.publish_expires;
+  }
+  v1_ = subprotocol() == herald_v1;
+  if (role_ == websocket::Role::server && s.limit_messages && opt_->message_rate.enabled()) {
+    // Made on the first message (a bucket not yet taken from is full either
+    // way); constructed here only so that bad options throw where they did.
+    (void)auth::TokenBucket(opt_->message_rate.per_second, opt_->message_rate.burst);
+    limit_ = true;
+  }
   if (deflate_) {
-    const bool server = role_ == websocket::Role::server;
-    const int bits = server ? deflate_->server_max_window_bits : deflate_->client_max_window_bits;
-    const bool takeover = server ? !deflate_->server_no_context_takeover : !deflate_->client_no_context_takeover;
-    deflater_.emplace(bits, takeover, opt_->deflate.compression_level, opt_->deflate.mem_level);
-    // The cached compressed frame is made by a fresh stream with a 15-bit
-    // window: valid for a peer that expects no takeover and allows 15 bits.
-    cache_deflate_ = server && deflate_->server_no_context_takeover && deflate_->server_max_window_bits == 15;
+    // The Deflater is made on the first compressed send (it holds no zlib
+    // state before). The cached compressed frame is made by a fresh stream
+    // with a 15-bit window: valid for a peer that expects no takeover and
+    // allows 15 bits.
+    cache_deflate_ = role_ == websocket::Role::server && deflate_->server_no_context_takeover &&
+                     deflate_->server_max_window_bits == 15;
   }
 }
 
@@ -94,19 +103,29 @@ HERALD_DECL const std::string& WebSocketPolicy::frame_for(const EventPtr& ev) co
 
 HERALD_DECL void WebSocketPolicy::start() {
   last_heard_ = ops_->now(conn_);
-  if (!response_.empty()) {
-    ops_->send(conn_, std::move(response_));
-    std::string().swap(response_);
+  std::optional<std::uint64_t> after;
+  if (cold_) {
+    if (!cold_->response.empty()) {
+      ops_->send(conn_, std::move(cold_->response));
+      std::string().swap(cold_->response);
+    }
+    after = std::exchange(cold_->after, std::nullopt);
   }
-  if (hub_ && !topic_.empty()) {
-    auto r = ops_->subscribe(conn_, *hub_, topic_, sub_, {.after = after_, .last = 0});
+  if (hub_ && topic_) {
+    auto r = ops_->subscribe(conn_, *hub_, *topic_, sub_, {.after = after, .last = 0});
     if (r.ec) return start_close(1013, "cannot subscribe to this topic now", r.ec);
+    // From now on the hub's copy of the name (its topics live as long as it does).
+    if (sub_.active() && sub_.topic() == *topic_) {
+      topic_ = &sub_.topic();
+      if (cold_) std::string().swap(cold_->topic);
+    }
     if (r.reset && v1_) send_text("{\"reset\":true,\"next\":" + std::to_string(r.next) + "}");
     // The replay is bounded by the history: queued as protocol bytes, so a
     // long gap is never mistaken for a slow consumer before the first write.
     for (const auto& ev : r.replay) ops_->send_ref(conn_, ev, frame_for(ev));
     Metrics::add(metrics_->replayed[Metrics::idx(kind)], r.replay.size());
   }
+  trim_cold();
   if (opt_->on_open && !closing_) opt_->on_open(*this);
   if (!closing_) schedule();
 }
@@ -122,7 +141,7 @@ HERALD_DECL void WebSocketPolicy::read(std::span<char> bytes) {
       if (ev.kind == websocket::EventKind::need_more) break;
       if (ev.kind == websocket::EventKind::close) {
         peer_code_ = ev.close_code;
-        peer_reason_.assign(ev.payload);
+        if (!ev.payload.empty()) cold().peer_reason.assign(ev.payload);
         // Handshake complete: the server closes TCP first (RFC 6455 7.1.1);
         // a client keeps lingering until the server does.
         if (role_ == websocket::Role::server) ops_->close(conn_, {}, false, {}, false);
@@ -147,17 +166,19 @@ HERALD_DECL void WebSocketPolicy::read(std::span<char> bytes) {
 }
 
 HERALD_DECL void WebSocketPolicy::deliver(websocket::Opcode op, std::string_view payload) {
-  if (bucket_ && !bucket_->try_take(ops_->now(conn_))) {
+  if (limit_ && !cold().bucket) cold_->bucket.emplace(opt_->message_rate.per_second, opt_->message_rate.burst);
+  if (limit_ && !cold_->bucket->try_take(ops_->now(conn_))) {
     Metrics::add(metrics_->rate_limited);
     return start_close(1008, "message rate limit exceeded", make_error_code(error::auth_rate_limited));
   }
   // On a topic connection a client message is a publish (CONTRACT.md): the
   // handshake's decision for it was kept, so no token is parsed per message.
-  if (publish_ && hub_ && !topic_.empty()) {
-    if (!publish_->allowed || ops_->now(conn_) >= publish_expires_) {
+  if (cold_ && cold_->publish && hub_ && topic_) {
+    const auth::AuthDecision& publish = *cold_->publish;
+    if (!publish.allowed || ops_->now(conn_) >= cold_->publish_expires) {
       Metrics::add(metrics_->auth_denied);
-      const std::string why = publish_->allowed ? "access expired" : publish_->reason;
-      return start_close(1008, why, publish_->allowed ? make_error_code(error::auth_expired) : publish_->error);
+      const std::string why = publish.allowed ? "access expired" : publish.reason;
+      return start_close(1008, why, publish.allowed ? make_error_code(error::auth_expired) : publish.error);
     }
   }
   if (opt_->on_message) return opt_->on_message(*this, op, payload);
@@ -186,7 +207,15 @@ HERALD_DECL void WebSocketPolicy::send(websocket::Opcode op, std::string_view pa
   if (websocket::is_control(op)) return send_control(op, payload);
   std::string z;
   bool compress = false;
-  if (deflater_ && payload.size() >= opt_->compress_min_size && !deflater_->compress(payload, z)) {
+  if (deflate_ && payload.size() >= opt_->compress_min_size) {
+    if (!cold().deflater) {
+      const bool server = role_ == websocket::Role::server;
+      const int bits = server ? deflate_->server_max_window_bits : deflate_->client_max_window_bits;
+      const bool takeover = server ? !deflate_->server_no_context_takeover : !deflate_->client_no_context_takeover;
+      cold_->deflater.emplace(bits, takeover, opt_->deflate.compression_level, opt_->deflate.mem_level);
+    }
+  }
+  if (deflate_ && payload.size() >= opt_->compress_min_size && !cold_->deflater->compress(payload, z)) {
     payload = z;
     compress = true;
   }
@@ -219,7 +248,7 @@ HERALD_DECL void WebSocketPolicy::start_close(std::uint16_t code, std::string_vi
 
 HERALD_DECL void WebSocketPolicy::peer_closed(std::uint16_t code, std::string_view reason) {
   peer_code_ = code;
-  peer_reason_.assign(reason);
+  if (!reason.empty()) cold().peer_reason.assign(reason);
   // Echo the code (RFC 6455 5.5.1); "no code" is answered with no code.
   std::string out;
   detail::ws_encode(out, role_, websocket::Opcode::close,
@@ -271,7 +300,7 @@ HERALD_DECL void WebSocketPolicy::ended(std::error_code) {
   if (opt_->on_close) opt_->on_close(*this, code);
   if (role_ == websocket::Role::client && !opt_->on_message) {
     if (!inbox_) inbox_ = std::make_unique<detail::WsInbox>();
-    inbox_->messages.push_back({websocket::Opcode::close, peer_reason_, code});
+    inbox_->messages.push_back({websocket::Opcode::close, cold_ ? cold_->peer_reason : std::string(), code});
     inbox_->ended = true;
     pump_inbox();
   }
