@@ -39,6 +39,9 @@ struct Rig {
   explicit Rig(herald::QueueOptions q) {
     acceptor.async_accept([this, q](std::error_code ec, asio::ip::tcp::socket s) {
       if (ec) return;
+      // Fixed kernel buffers: once full, only the client's reading frees room
+      // (autotuning could otherwise drain the queue while the test looks away).
+      s.set_option(asio::socket_base::send_buffer_size(64 * 1024), ec);
       conn = PushConnection::create(std::move(s), hub, q);
       conn->start();
       ready = true;
@@ -56,7 +59,7 @@ struct Rig {
 
 TEST_CASE("wait policy: async_publish completes only when the slow reader catches up", "[io][backpressure]") {
   Rig rig({.high_watermark = 64 * 1024, .low_watermark = 16 * 1024, .policy = herald::OverflowPolicy::wait});
-  test::Client client(rig.port());
+  test::Client client(rig.port(), 64 * 1024);
   REQUIRE(test::eventually([&] { return rig.sse_gauge() == 1 && rig.ready; }));
   const std::string big(256 * 1024, 'w');
   int published = 0;

@@ -20,8 +20,11 @@ namespace test {
 /// A client socket whose every wait is bounded (default 5 s).
 class Client {
  public:
-  explicit Client(unsigned short port) {
+  /// `rcvbuf` > 0 fixes the receive buffer (no autotuning), so a client that
+  /// stops reading stops the flow at a known point.
+  explicit Client(unsigned short port, int rcvbuf = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
