@@ -206,13 +206,14 @@ class SSEPolicy {
   bool active_ = false;  // something was sent since the last tick: no heartbeat due
 };
 
-/// Bring your own Asio: serve SSE on a socket your server accepted and whose
-/// request it parsed. `leftover` (bytes read past the request) is ignored:
-/// an SSE client sends nothing more.
-template <class Policy, http::RequestLike Req>
+/// Bring your own Asio: serve SSE on a stream your server accepted (a TCP
+/// socket, or a TLS stream after its handshake) and whose request it parsed.
+/// `leftover` (bytes read past the request) is ignored: an SSE client sends
+/// nothing more.
+template <class Policy, class Stream, http::RequestLike Req>
   requires std::same_as<Policy, SSEPolicy>
-std::shared_ptr<Connection<SSEPolicy>> accept(asio::ip::tcp::socket socket, const Req& req,
-                                              std::string_view leftover, Hub& hub, SSEOptions o = {}) {
+std::shared_ptr<Connection<SSEPolicy, Stream>> accept(Stream socket, const Req& req, std::string_view leftover,
+                                                      Hub& hub, SSEOptions o = {}) {
   std::string topic = o.topic;
   if (topic.empty()) {
     std::string_view path = req.target();
@@ -224,8 +225,8 @@ std::shared_ptr<Connection<SSEPolicy>> accept(asio::ip::tcp::socket socket, cons
   // say its version is taken as HTTP/1.1.
   bool chunked = true;
   if constexpr (requires { req.version_minor(); }) chunked = req.version_minor() >= 1;
-  auto conn = Connection<SSEPolicy>::create(std::move(socket), hub, topic, SSEPolicy::cursor_of(req), chunked,
-                                            SSEPolicy::response_head(req, o, chunked), o);
+  auto conn = Connection<SSEPolicy, Stream>::create(std::move(socket), hub, topic, SSEPolicy::cursor_of(req), chunked,
+                                                    SSEPolicy::response_head(req, o, chunked), o);
   conn->queue().set_options(o.queue);
   conn->start();
   return conn;
