@@ -4,7 +4,7 @@
 //   loadgen --mode MODE --port P [--host 127.0.0.1] [--server-pid PID] [--server NAME]
 //           [--conns N] [--rate EV_PER_S] [--payload BYTES] [--duration S] [--warmup S]
 //           [--topic T] [--interval-ms MS] [--idle-kind ws|sse] [--src-addrs K]
-//           [--publishers P] [--connect-parallel C] [--cdf]
+//           [--publishers P] [--connect-parallel C] [--cdf] [--tls]
 //
 // Modes
 //   ws-echo          N WebSocket clients on /ws/echo, each one message in flight (closed loop)
@@ -19,6 +19,11 @@
 // for every process of the machine). Server CPU is utime+stime of --server-pid
 // from /proc over the measuring window; RSS from /proc/PID/status VmRSS.
 // Bytes are counted at the client sockets (HTTP/WebSocket bytes, not TCP/IP).
+//
+// --tls: every connection (subscribers and publishers) speaks TLS 1.3 with
+// OpenSSL, non-blocking over the same epoll loop; the bytes counted are then
+// the TLS records that cross the socket. Without --tls no SSL object exists
+// and the plain path is unchanged.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -28,6 +33,8 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -68,6 +75,7 @@ struct Options {
   bool cdf = false;             // add the latency CDF to the JSON
   double connect_timeout = 60;  // seconds to get every connection up
   bool deflate = false;         // offer permessage-deflate (no context takeover either way)
+  bool tls = false;             // TLS 1.3 on every connection
 };
 
 [[noreturn]] void die(const char* fmt, const char* a = "") {
@@ -198,6 +206,7 @@ enum class State { connecting, head, ws_open, stream, body, idle_http, closed };
 
 struct Conn {
   int fd = -1;
+  SSL* ssl = nullptr;   // --tls only; while state == connecting: the handshake is under way
   Kind kind{};
   State state = State::connecting;
   std::string in;       // unconsumed input (partial frame / head / body)
@@ -243,6 +252,8 @@ std::string payload_pad;
 char rbuf[1 << 18];
 std::string host_header;
 std::uint64_t ws_mask_seed = 0x9E3779B97F4A7C15ull;
+SSL_CTX* tls_ctx = nullptr;
+std::string tls_cipher;   // as negotiated by the first connection
 
 void ep_mod(Conn& c, bool want_out) {
   epoll_event e{};
@@ -262,11 +273,31 @@ void count_rx(Conn& c, size_t n) {
   if (c.kind == Kind::publisher) st.pub_rx += n; else st.sub_rx += n;
 }
 
+void flush_tls(Conn& c);
+
 void flush(Conn& c) {
+  if (c.ssl) return flush_tls(c);
   while (c.out_off < c.out.size()) {
     ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
     if (n > 0) { count_tx(c, size_t(n)); c.out_off += size_t(n); continue; }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) { ep_mod(c, true); return; }
+    return;  // error: the read side notices
+  }
+  c.out.clear();
+  c.out_off = 0;
+}
+
+// SSL_write takes what fits (partial writes on); WANT_WRITE waits for EPOLLOUT.
+// The bytes counted are those the socket BIO wrote: records, not plaintext.
+void flush_tls(Conn& c) {
+  BIO* wire = SSL_get_wbio(c.ssl);
+  while (c.out_off < c.out.size()) {
+    std::uint64_t before = BIO_number_written(wire);
+    int n = SSL_write(c.ssl, c.out.data() + c.out_off, int(std::min<size_t>(c.out.size() - c.out_off, 1u << 30)));
+    count_tx(c, size_t(BIO_number_written(wire) - before));
+    if (n > 0) { c.out_off += size_t(n); continue; }
+    if (SSL_get_error(c.ssl, n) == SSL_ERROR_WANT_WRITE) { ep_mod(c, true); return; }
+    ERR_clear_error();
     return;  // error: the read side notices
   }
   c.out.clear();
@@ -719,6 +750,7 @@ void close_conn(Conn& c, bool count) {
   if (c.state == State::connecting) --connecting_count;
   else if (is_sub(c.kind)) --connected_count;
   epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+  if (c.ssl) { SSL_free(c.ssl); c.ssl = nullptr; }
   ::close(c.fd);
   conns[size_t(c.fd)] = nullptr;
   c.fd = -1;
@@ -742,41 +774,128 @@ void reconnect_publisher(Conn& c) {
   if (publish_backlog) { --publish_backlog; send_publish(c); }
 }
 
+// Bytes read (rbuf[0..n)) go to the connection's parser, after any partial input.
+void feed(Conn& c, size_t n, std::uint64_t now) {
+  if (c.in.empty()) {
+    size_t used = consume(c, rbuf, n, now);
+    if (used < n) c.in.assign(rbuf + used, n - used);
+  } else {
+    c.in.append(rbuf, n);
+    size_t used = consume(c, c.in.data(), c.in.size(), now);
+    c.in.erase(0, used);
+  }
+}
+
+void on_eof(Conn& c, std::uint64_t now) {
+  if (c.state == State::body && !c.chunked && !c.cl_known) { c.close_after = true; response_done(c, now); }
+  if (c.kind == Kind::publisher && c.fd >= 0) {
+    // A server that closes after each response (websocketpp) may close
+    // before our next request reached it: resend that one, not an error.
+    if (c.in_flight && c.state == State::head && c.in.empty() && c.status == 0) {
+      ++publish_backlog;
+      if (measuring && st.published) --st.published;
+    } else if (c.in_flight) {
+      ++st.publish_errors;
+    }
+    c.in_flight = false;
+    reconnect_publisher(c);
+    return;
+  }
+  if (c.fd >= 0) close_conn(c);
+}
+
+void on_readable_tls(Conn& c, std::uint64_t now);
+
 void on_readable(Conn& c, std::uint64_t now) {
+  if (c.ssl) return on_readable_tls(c, now);
   for (int round = 0; round < 4 && c.fd >= 0; ++round) {
     ssize_t n = ::recv(c.fd, rbuf, sizeof rbuf, 0);
     if (n > 0) {
       count_rx(c, size_t(n));
-      if (c.in.empty()) {
-        size_t used = consume(c, rbuf, size_t(n), now);
-        if (used < size_t(n)) c.in.assign(rbuf + used, size_t(n) - used);
-      } else {
-        c.in.append(rbuf, size_t(n));
-        size_t used = consume(c, c.in.data(), c.in.size(), now);
-        c.in.erase(0, used);
-      }
+      feed(c, size_t(n), now);
       if (size_t(n) < sizeof rbuf) return;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    // EOF or error
-    if (c.state == State::body && !c.chunked && !c.cl_known) { c.close_after = true; response_done(c, now); }
-    if (c.kind == Kind::publisher && c.fd >= 0) {
-      // A server that closes after each response (websocketpp) may close
-      // before our next request reached it: resend that one, not an error.
-      if (c.in_flight && c.state == State::head && c.in.empty() && c.status == 0) {
-        ++publish_backlog;
-        if (measuring && st.published) --st.published;
-      } else if (c.in_flight) {
-        ++st.publish_errors;
-      }
-      c.in_flight = false;
-      reconnect_publisher(c);
-      return;
-    }
-    if (c.fd >= 0) close_conn(c);
-    return;
+    return on_eof(c, now);  // EOF or error
   }
+}
+
+// Reads until OpenSSL wants more from the socket: records it has already
+// pulled in (read-ahead) raise no epoll event of their own.
+void on_readable_tls(Conn& c, std::uint64_t now) {
+  SSL* ssl = c.ssl;
+  BIO* wire = SSL_get_rbio(ssl);
+  for (;;) {
+    std::uint64_t before = BIO_number_read(wire);
+    int n = SSL_read(ssl, rbuf, int(sizeof rbuf));
+    count_rx(c, size_t(BIO_number_read(wire) - before));
+    if (n > 0) {
+      feed(c, size_t(n), now);
+      if (c.ssl != ssl) return;  // closed, or a publisher reconnected
+      continue;
+    }
+    int e = SSL_get_error(ssl, n);
+    if (e == SSL_ERROR_WANT_READ) return;
+    if (e == SSL_ERROR_WANT_WRITE) { ep_mod(c, true); return; }
+    ERR_clear_error();
+    return on_eof(c, now);  // close_notify, EOF or error
+  }
+}
+
+// TCP (and TLS) is up: the queued request goes out.
+void connected(Conn& c) {
+  --connecting_count;
+  if (c.kind == Kind::publisher) {
+    c.state = c.in_flight ? State::head : State::idle_http;
+  } else {
+    c.state = (c.kind == Kind::sp_sub && !c.in_flight) ? State::idle_http : State::head;
+    ++connected_count;
+  }
+  ep_mod(c, false);
+  flush(c);
+  if (c.kind == Kind::publisher && !c.in_flight && publish_backlog) { --publish_backlog; send_publish(c); }
+}
+
+// A failed TCP connect or TLS handshake (the connection is still "connecting").
+void connect_failed(Conn& c) {
+  ++st.errors;
+  if (c.kind == Kind::publisher) reconnect_publisher(c);
+  else close_conn(c, false);
+}
+
+void tls_handshake(Conn& c) {
+  int r = SSL_do_handshake(c.ssl);
+  if (r == 1) {
+    if (tls_cipher.empty()) tls_cipher = std::string(SSL_get_version(c.ssl)) + " " + SSL_get_cipher_name(c.ssl);
+    return connected(c);
+  }
+  int e = SSL_get_error(c.ssl, r);
+  if (e == SSL_ERROR_WANT_READ) return ep_mod(c, false);
+  if (e == SSL_ERROR_WANT_WRITE) return ep_mod(c, true);
+  ERR_clear_error();
+  connect_failed(c);
+}
+
+void tls_start(Conn& c) {
+  c.ssl = SSL_new(tls_ctx);
+  if (!c.ssl || SSL_set_fd(c.ssl, c.fd) != 1) { ERR_clear_error(); return connect_failed(c); }
+  SSL_set_connect_state(c.ssl);
+  tls_handshake(c);
+}
+
+void tls_init() {
+  tls_ctx = SSL_CTX_new(TLS_client_method());
+  if (!tls_ctx) die("cannot make an SSL_CTX");
+  SSL_CTX_set_min_proto_version(tls_ctx, TLS1_3_VERSION);
+  // No certificate verification: the benchmark's servers make a self-signed
+  // certificate at startup, and trust is not what is measured. (The server
+  // still signs the handshake and the client still checks that signature.)
+  SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, nullptr);
+  // Read-ahead: one recv per burst of records, not two per record.
+  SSL_CTX_set_read_ahead(tls_ctx, 1);
+  // c.out may grow (and move) between a WANT_WRITE and the retry.
+  SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
 void raise_nofile() {
@@ -791,7 +910,7 @@ void usage() {
                "usage: loadgen --mode ws-echo|ws-fanout|sse-fanout|longpoll-fanout|shortpoll|idle --port P\n"
                "  [--host 127.0.0.1] [--server-pid PID] [--server NAME] [--conns N] [--rate EV/S]\n"
                "  [--payload B] [--duration S] [--warmup S] [--topic T] [--interval-ms MS]\n"
-               "  [--idle-kind ws|sse] [--src-addrs K] [--publishers P] [--connect-parallel C] [--cdf]\n");
+               "  [--idle-kind ws|sse] [--src-addrs K] [--publishers P] [--connect-parallel C] [--cdf] [--tls]\n");
   std::exit(2);
 }
 
@@ -819,6 +938,7 @@ void parse_args(int argc, char** argv) {
     else if (a == "--connect-timeout") opt.connect_timeout = std::stod(v());
     else if (a == "--cdf") opt.cdf = true;
     else if (a == "--deflate") opt.deflate = true;
+    else if (a == "--tls") opt.tls = true;
     else usage();
   }
   if (!opt.port) usage();
@@ -842,6 +962,7 @@ int main(int argc, char** argv) {
   if (opt.topic.empty()) opt.topic = "b" + std::to_string(getpid());
   host_header = opt.host + ":" + std::to_string(opt.port);
   ep = epoll_create1(EPOLL_CLOEXEC);
+  if (opt.tls) tls_init();
 
   Kind sub_kind;
   bool needs_publisher = true;
@@ -967,27 +1088,16 @@ int main(int argc, char** argv) {
       }
       if (c->fd < 0) continue;
       std::uint32_t ev = evs[size_t(i)].events;
-      if (c->state == State::connecting && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+      if (c->state == State::connecting && c->ssl) {
+        tls_handshake(*c);
+        if (c->state == State::connecting) continue;
+      } else if (c->state == State::connecting && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        --connecting_count;
-        if (err) {
-          ++st.errors;
-          ++connecting_count;  // close_conn decrements for the connecting state
-          if (c->kind == Kind::publisher) { reconnect_publisher(*c); continue; }
-          close_conn(*c, false);
-          continue;
-        }
-        if (c->kind == Kind::publisher) {
-          c->state = c->in_flight ? State::head : State::idle_http;
-        } else {
-          c->state = (c->kind == Kind::sp_sub && !c->in_flight) ? State::idle_http : State::head;
-          ++connected_count;
-        }
-        ep_mod(*c, false);
-        flush(*c);
-        if (c->kind == Kind::publisher && !c->in_flight && publish_backlog) { --publish_backlog; send_publish(*c); }
+        if (err) { connect_failed(*c); continue; }
+        if (opt.tls) { tls_start(*c); continue; }  // still "connecting" until the handshake ends
+        connected(*c);
       } else if (ev & EPOLLOUT) {
         ep_mod(*c, false);
         flush(*c);
@@ -1014,6 +1124,8 @@ int main(int argc, char** argv) {
   kv("server", opt.server, true);
   if (opt.mode == "idle") kv("idle_kind", opt.idle_kind, true);
   if (opt.deflate) kv("deflate", "true");
+  kv("tls", opt.tls ? "true" : "false");
+  if (opt.tls) kv("tls_cipher", tls_cipher, true);
   kv("conns", std::to_string(opt.conns));
   kv("connected", std::to_string(subs_open_target));
   kv("rate", jnum(opt.rate));

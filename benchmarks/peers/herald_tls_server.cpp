@@ -231,6 +231,10 @@ int main(int argc, char** argv) {
         if (ec == asio::error::operation_aborted) co_return;
         continue;  // EMFILE and the like: keep serving the others
       }
+      // herald sets TCP_NODELAY itself on a plain socket, not under another
+      // stream: without it each small TLS record waits for the peer's delayed ACK.
+      std::error_code ignored;
+      s.set_option(asio::ip::tcp::no_delay(true), ignored);
       if (plain) asio::co_spawn(io, session(std::move(s), ep), asio::detached);
       else asio::co_spawn(io, session(TlsStream(std::move(s), ctx), ep), asio::detached);
     }
