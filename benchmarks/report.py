@@ -29,7 +29,10 @@ for r in runs:
 
 SERVERS = ["limit", "herald", "beast", "websocketpp", "node"]
 LABEL = {"limit": "limit (epoll)", "herald": "herald", "beast": "Boost.Beast 1.74",
-         "websocketpp": "websocketpp 0.8.2", "node": "Node ws 8.23"}
+         "websocketpp": "websocketpp 0.8.2", "node": "Node ws 8.23",
+         "herald-tcp": "herald BYO accept, TCP", "herald-tls": "herald BYO accept, TLS 1.3"}
+# herald_tls_server: one binary, over TLS and (--plain) over TCP
+TLS_SERVERS = ["herald-tcp", "herald-tls"]
 
 
 def med(rs, f):
@@ -123,6 +126,63 @@ for scen, title in SCEN:
           ", ".join(f"{r['server']} r{r['repeat']} {r['deliveries']}/{r['expected_deliveries']}" for r in miss) + ".")
     w("")
 
+# TLS beside plain TCP
+TLS_SCEN = [("ws-fanout-tls-1k", "WebSocket fan-out"), ("sse-fanout-tls-1k", "SSE fan-out")]
+if any((sc, s) in by for sc, _ in TLS_SCEN + [("idle-ws-tls-10k", "")] for s in TLS_SERVERS):
+    ciphers = sorted({r["tls_cipher"] for r in runs if r.get("tls") and r.get("tls_cipher")})
+    w("### TLS beside plain TCP\n")
+    w("`benchmarks/peers/herald_tls_server`: herald's bring-your-own accept (accept, TLS handshake on "
+      "`asio::ssl::stream`, request parsed with `herald::http::RequestParser`, stream handed to "
+      "`herald::accept<WebSocketPolicy | SSEPolicy>`), and with `--plain` the same code over TCP, so the two "
+      "rows of a scenario differ in TLS alone (herald-demo goes through `herald::Server`, another accept path). "
+      f"TLS 1.3 ({', '.join(ciphers) or 'cipher not recorded'}), self-signed P-256 certificate, full handshakes; "
+      "the loadgen speaks TLS on every connection (publishers too) and does not verify the certificate. "
+      "1,000 subscribers, 50 events/s, 64 B, one server thread. Handshakes happen before the measuring window: "
+      "CPU/delivery is the steady state.\n")
+    w("Columns: *TLS/TCP* = CPU/delivery over TLS / over TCP; *ctxsw/del* = server context switches per delivery "
+      "(on a shared 2-vCPU machine each one can wait for a CPU, which is most of a latency difference); "
+      "*wire B/del* = bytes read by the subscribers' sockets per delivery: TLS records over TLS "
+      "(5 B header + 16 B tag + 1 B type per record), HTTP/WebSocket bytes over TCP; "
+      "*loadgen CPU* = the client's own use of one core (it decrypts too).\n")
+    w("| scenario | server | deliveries/s | p50 | p99 | CPU/delivery (min..max) | TLS/TCP | ctxsw/del | wire B/del | RSS/conn | loadgen CPU |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for scen, title in TLS_SCEN:
+        tcp = med(by.get((scen, "herald-tcp"), []), cpu)
+        for s in TLS_SERVERS:
+            rs = by.get((scen, s))
+            if not rs:
+                continue
+            c = med(rs, cpu)
+            lo, hi = spread(rs, cpu)
+            ratio = f"{c/tcp:.2f}" if (s == "herald-tls" and c and tcp) else "-"
+            lg = med(rs, lambda r: r.get("loadgen_cpu_util"))
+            w(f"| {title} | {LABEL[s]} | {fmt(med(rs, lambda r: r['deliveries_per_s']))} | "
+              f"{us(med(rs, lambda r: r['latency_us']['p50']))} | {us(med(rs, lambda r: r['latency_us']['p99']))} | "
+              f"{fmt(c, ' ns')} ({fmt(lo)}..{fmt(hi)}) | {ratio} | "
+              f"{fmt(med(rs, lambda r: r.get('server_ctxsw_per_delivery')), '', 3)} | "
+              f"{fmt(med(rs, lambda r: r['bytes_down_per_delivery']), '', 1)} | "
+              f"{fmt(med(rs, lambda r: r['server_rss_per_conn_b']), ' B')} | "
+              f"{'-' if lg is None else f'{lg*100:.0f}%'} |")
+    miss = [r for sc, _ in TLS_SCEN for s in TLS_SERVERS for r in by.get((sc, s), [])
+            if r["expected_deliveries"] and r["deliveries"] < 0.98 * r["expected_deliveries"]]
+    if miss:
+        w("")
+        w("Runs that received fewer than 98% of published x subscribers: " +
+          ", ".join(f"{r['scenario']} {r['server']} r{r['repeat']} {r['deliveries']}/{r['expected_deliveries']}" for r in miss) + ".")
+    ref = med(by.get(("ws-fanout-1k", "herald"), []), cpu)
+    if ref:
+        w("")
+        w(f"For reference, herald-demo (`herald::Server`, TCP) in ws-fanout-1k: {ref:,.0f} ns per delivery.")
+    idle_t = {s: med(by.get(("idle-ws-tls-10k", s), []), lambda r: r["server_rss_per_conn_b"]) for s in TLS_SERVERS}
+    if any(idle_t.values()):
+        n = med(by.get(("idle-ws-tls-10k", "herald-tls"), []) or by.get(("idle-ws-tls-10k", "herald-tcp"), []),
+                lambda r: r["connected"])
+        w("")
+        w(f"Memory per idle WebSocket ({fmt(n)} connections, subscribed, after the handshakes): "
+          f"over TCP {fmt(idle_t['herald-tcp'], ' B')}, over TLS {fmt(idle_t['herald-tls'], ' B')}"
+          + (f" (+{idle_t['herald-tls'] - idle_t['herald-tcp']:,.0f} B for TLS)." if idle_t["herald-tcp"] and idle_t["herald-tls"] else "."))
+    w("")
+
 # idle memory
 idle = [k for k in by if k[0].startswith("idle-")]
 if idle:
@@ -132,7 +192,7 @@ if idle:
     w("| scenario | server | connections | RSS/conn (min..max) | server RSS total |")
     w("|---|---|---:|---:|---:|")
     for scen in sorted({k[0] for k in idle}):
-        for s in SERVERS:
+        for s in SERVERS + TLS_SERVERS:
             rs = by.get((scen, s))
             if not rs:
                 continue
