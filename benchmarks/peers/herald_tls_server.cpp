@@ -51,8 +51,8 @@
 namespace {
 
 constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
-// herald::Socket (an io_context executor) under TLS too, as herald's own server uses.
-using TlsStream = asio::ssl::stream<herald::Socket>;
+// The accepted socket type a user has; herald adopts it on the plain path.
+using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
 
 struct Endpoints {
   herald::Broadcaster<std::string>& hub;
@@ -225,8 +225,7 @@ int main(int argc, char** argv) {
   }
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
     for (;;) {
-      // Accepted straight into a herald::Socket (the io_context's own executor).
-      auto [ec, s] = co_await acc.async_accept(io.get_executor(), use_nothrow);
+      auto [ec, s] = co_await acc.async_accept(use_nothrow);
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
         continue;  // EMFILE and the like: keep serving the others
