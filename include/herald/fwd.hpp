@@ -1,6 +1,6 @@
 // herald: forward declarations and default template arguments.
 #pragma once
-#include <asio/ip/tcp.hpp>
+#include <herald/core/socket.hpp>
 
 namespace herald {
 class Hub;
@@ -14,6 +14,6 @@ class WebSocketPolicy;
 class PollingPolicy;
 class WebhookPolicy;
 
-using SSEConnection = Connection<SSEPolicy, asio::ip::tcp::socket>;
-using WebSocketConnection = Connection<WebSocketPolicy, asio::ip::tcp::socket>;
+using SSEConnection = Connection<SSEPolicy, Socket>;
+using WebSocketConnection = Connection<WebSocketPolicy, Socket>;
 }  // namespace herald

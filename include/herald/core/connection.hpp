@@ -4,6 +4,7 @@
 #include <herald/core/broadcaster.hpp>
 #include <herald/core/loop.hpp>
 #include <herald/core/send_queue.hpp>
+#include <herald/core/socket.hpp>
 
 #include <asio/ip/tcp.hpp>
 #include <asio/write.hpp>
@@ -49,7 +50,7 @@ concept TransportPolicy = requires(P& p, C& c, std::span<char> bytes, const Even
 
 namespace detail {
 template <class S>
-constexpr bool is_plain_tcp = std::is_same_v<S, asio::ip::tcp::socket>;
+constexpr bool is_plain_tcp = is_tcp_socket<S>::value;
 /// A member only some streams need: nothing (no bytes) for the others.
 template <int>
 struct NoMember {};
@@ -60,7 +61,7 @@ using MemberIf = std::conditional_t<Use, T, NoMember<N>>;
 /// A connection carrying one transport over one stream.
 ///
 /// @tparam Transport a TransportPolicy (SSEPolicy, WebSocketPolicy, ...)
-/// @tparam Stream `asio::ip::tcp::socket` (default) or `asio::ssl::stream<...>`
+/// @tparam Stream `Socket` (default), another TCP socket, or `asio::ssl::stream<...>`
 ///
 /// Over plain TCP it holds no buffer while idle: it waits for readability and
 /// reads into its loop's shared buffer, and it writes by trying a non-blocking
@@ -70,7 +71,7 @@ using MemberIf = std::conditional_t<Use, T, NoMember<N>>;
 ///
 /// @par Thread Safety
 /// A connection lives on one io_context thread; call it there only.
-template <class Transport, class Stream = asio::ip::tcp::socket>
+template <class Transport, class Stream = Socket>
 class Connection final : public Subscriber,
                          public detail::LoopNode,
                          public std::enable_shared_from_this<Connection<Transport, Stream>> {
@@ -83,6 +84,12 @@ class Connection final : public Subscriber,
   static std::shared_ptr<Connection> create(Stream stream, Args&&... args) {
     // One allocation for the object and its reference counts.
     return std::make_shared<Connection>(Key{}, std::move(stream), std::forward<Args>(args)...);
+  }
+  /// Over a TCP socket with another executor (`asio::ip::tcp::socket`): adopted into a `Socket`.
+  template <class E, class... Args>
+    requires(std::is_same_v<Stream, Socket> && !std::is_same_v<E, asio::io_context::executor_type>)
+  static std::shared_ptr<Connection> create(asio::basic_stream_socket<asio::ip::tcp, E> socket, Args&&... args) {
+    return create(detail::to_socket(std::move(socket)), std::forward<Args>(args)...);
   }
 
  private:

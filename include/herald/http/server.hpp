@@ -84,7 +84,7 @@ class Exchange {
   virtual void park(std::unique_ptr<Parked> p) = 0;
   /// Takes the socket: the session ends without closing it. `leftover` gets
   /// the bytes already read past this request.
-  virtual asio::ip::tcp::socket take_socket(std::string& leftover) = 0;
+  virtual Socket take_socket(std::string& leftover) = 0;
   virtual bool shutting_down() const = 0;
   /// The server's authorization hook (empty: open).
   virtual const auth::AnyAuthorizer& authorizer() const = 0;
@@ -311,7 +311,7 @@ class HttpTransport final : public Exchange {
     if (conn_) conn_->set_deadline(parked_->deadline);
   }
 
-  asio::ip::tcp::socket take_socket(std::string& leftover) override {
+  Socket take_socket(std::string& leftover) override {
     Conn& c = *conn_;
     taken_ = true;
     c.flush();
@@ -320,7 +320,7 @@ class HttpTransport final : public Exchange {
     leftover.append(unread_);  // pipelined bytes read with this request
     unread_ = {};
     taken_lease_ = std::move(lease_);  // for the stream this socket becomes (take_lease)
-    asio::ip::tcp::socket s(std::move(c.stream()));
+    Socket s(std::move(c.stream()));
     c.close({}, false);
     return s;
   }
@@ -538,7 +538,7 @@ class Server {
  private:
   void accept() {
     asio::io_context& target = *contexts_[next_++ % contexts_.size()];
-    acceptor_->async_accept(target, [this](std::error_code ec, asio::ip::tcp::socket s) {
+    acceptor_->async_accept(target, [this](std::error_code ec, Socket s) {
       if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
       if (!ec) hand_over(std::move(s));
       accept();
@@ -551,7 +551,7 @@ class Server {
     return a.is_loopback();
   }
 
-  static void refuse(asio::ip::tcp::socket& s, std::string_view reason) {
+  static void refuse(Socket& s, std::string_view reason) {
     std::string r = http::make_error_response(503, reason, false, {{"Retry-After", "1"}});
     std::error_code ec;
     s.non_blocking(true, ec);
@@ -560,7 +560,7 @@ class Server {
     s.close(ec);
   }
 
-  void hand_over(asio::ip::tcp::socket s) {
+  void hand_over(Socket s) {
     auto& o = shared_->opt;
     if (connections() >= static_cast<std::int64_t>(o.max_connections)) {
       Metrics::add(metrics().rejected_connections);

@@ -360,10 +360,11 @@ void copy_header(std::string& out, const Req& req, std::string_view name) {
 /// answered at shutdown when the io_context's `Loop::shutdown_all` runs.
 /// @returns the session, or null when the path cannot be routed (it holds `{`
 /// or `}`), in which case a 400 was written and the socket closed.
-template <class Policy, http::RequestLike Req>
-  requires std::same_as<Policy, PollingPolicy>
-std::shared_ptr<detail::HttpTransport::Conn> accept(asio::ip::tcp::socket socket, const Req& req,
-                                                    std::string_view leftover, Hub& hub, PollingOptions o = {}) {
+template <class Policy, class TcpSocket, http::RequestLike Req>
+  requires std::same_as<Policy, PollingPolicy> && detail::is_tcp_socket<TcpSocket>::value
+std::shared_ptr<detail::HttpTransport::Conn> accept(TcpSocket tcp_socket, const Req& req, std::string_view leftover,
+                                                    Hub& hub, PollingOptions o = {}) {
+  Socket socket = detail::to_socket(std::move(tcp_socket));
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
   if (o.topic.empty()) o.topic = std::string(path.substr(path.rfind('/') + 1));

@@ -212,8 +212,9 @@ class SSEPolicy {
 /// nothing more.
 template <class Policy, class Stream, http::RequestLike Req>
   requires std::same_as<Policy, SSEPolicy>
-std::shared_ptr<Connection<SSEPolicy, Stream>> accept(Stream socket, const Req& req, std::string_view leftover,
-                                                      Hub& hub, SSEOptions o = {}) {
+std::shared_ptr<Connection<SSEPolicy, detail::adopted_t<Stream>>> accept(Stream socket, const Req& req,
+                                                                        std::string_view leftover, Hub& hub,
+                                                                        SSEOptions o = {}) {
   std::string topic = o.topic;
   if (topic.empty()) {
     std::string_view path = req.target();
@@ -225,8 +226,9 @@ std::shared_ptr<Connection<SSEPolicy, Stream>> accept(Stream socket, const Req& 
   // say its version is taken as HTTP/1.1.
   bool chunked = true;
   if constexpr (requires { req.version_minor(); }) chunked = req.version_minor() >= 1;
-  auto conn = Connection<SSEPolicy, Stream>::create(std::move(socket), hub, topic, SSEPolicy::cursor_of(req), chunked,
-                                                    SSEPolicy::response_head(req, o, chunked), o);
+  auto conn = Connection<SSEPolicy, detail::adopted_t<Stream>>::create(
+      detail::adopt(std::move(socket)), hub, topic, SSEPolicy::cursor_of(req), chunked,
+      SSEPolicy::response_head(req, o, chunked), o);
   conn->queue().set_options(o.queue);
   conn->start();
   return conn;

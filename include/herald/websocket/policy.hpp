@@ -370,14 +370,16 @@ class WebSocketPolicy {
 /// the result is then null.
 template <class Policy, class Stream, http::RequestLike Req>
   requires std::same_as<Policy, WebSocketPolicy>
-std::shared_ptr<Connection<WebSocketPolicy, Stream>> accept(Stream stream, const Req& req, std::string_view leftover,
-                                                            Hub* hub, WebSocketOptions o = {});
+std::shared_ptr<Connection<WebSocketPolicy, detail::adopted_t<Stream>>> accept(Stream stream, const Req& req,
+                                                                              std::string_view leftover, Hub* hub,
+                                                                              WebSocketOptions o = {});
 
 /// @copydoc accept
 template <class Policy, class Stream, http::RequestLike Req>
   requires std::same_as<Policy, WebSocketPolicy>
-std::shared_ptr<Connection<WebSocketPolicy, Stream>> accept(Stream stream, const Req& req, std::string_view leftover,
-                                                            Hub& hub, WebSocketOptions o = {}) {
+std::shared_ptr<Connection<WebSocketPolicy, detail::adopted_t<Stream>>> accept(Stream stream, const Req& req,
+                                                                              std::string_view leftover, Hub& hub,
+                                                                              WebSocketOptions o = {}) {
   return accept<Policy>(std::move(stream), req, leftover, &hub, std::move(o));
 }
 

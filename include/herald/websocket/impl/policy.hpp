@@ -394,8 +394,9 @@ inline void WebSocketPolicy::install(Server& server, std::string_view pattern, W
 
 template <class Policy, class Stream, http::RequestLike Req>
   requires std::same_as<Policy, WebSocketPolicy>
-std::shared_ptr<Connection<WebSocketPolicy, Stream>> accept(Stream stream, const Req& req, std::string_view leftover,
-                                                            Hub* hub, WebSocketOptions o) {
+std::shared_ptr<Connection<WebSocketPolicy, detail::adopted_t<Stream>>> accept(Stream stream, const Req& req,
+                                                                              std::string_view leftover, Hub* hub,
+                                                                              WebSocketOptions o) {
   auto r = WebSocketPolicy::check(req, o);
   std::string out;
   if (!r) {
@@ -426,7 +427,7 @@ std::shared_ptr<Connection<WebSocketPolicy, Stream>> accept(Stream stream, const
                            .subprotocol = r.subprotocol,
                            .deflate = r.deflate};
   websocket::write_accept_response(s.response, r);
-  auto conn = Connection<WebSocketPolicy, Stream>::create(std::move(stream), std::move(s));
+  auto conn = Connection<WebSocketPolicy, detail::adopted_t<Stream>>::create(detail::adopt(std::move(stream)), std::move(s));
   conn->queue().set_options(opt->queue);
   conn->start(leftover);
   return conn;
