@@ -140,10 +140,13 @@ if any((sc, s) in by for sc, _ in TLS_SCEN + [("idle-ws-tls-10k", "")] for s in 
       "1,000 subscribers, 50 events/s, 64 B, one server thread. Handshakes happen before the measuring window: "
       "CPU/delivery is the steady state.\n")
     w("Columns: *TLS/TCP* = CPU/delivery over TLS / over TCP; *ctxsw/del* = server context switches per delivery "
-      "(on a shared 2-vCPU machine each one can wait for a CPU, which is most of a latency difference); "
+      "(almost all preemptions by the woken loadgen or other work: on a shared 2-vCPU machine each one waits for a CPU); "
       "*wire B/del* = bytes read by the subscribers' sockets per delivery: TLS records over TLS "
-      "(5 B header + 16 B tag + 1 B type per record), HTTP/WebSocket bytes over TCP; "
-      "*loadgen CPU* = the client's own use of one core (it decrypts too).\n")
+      "(each record adds 22 B: 5 B header, 1 B content type, 16 B tag; below +22 B per delivery when queued "
+      "events went out in one record), HTTP/WebSocket bytes over TCP; "
+      "*loadgen CPU* = the client's own use of one core (it decrypts too). When the server's share of a busy "
+      "machine is close to what TLS needs, events queue per connection: latency then grows far more than CPU, "
+      "and is a figure of the machine as much as of TLS.\n")
     w("| scenario | server | deliveries/s | p50 | p99 | CPU/delivery (min..max) | TLS/TCP | ctxsw/del | wire B/del | RSS/conn | loadgen CPU |")
     w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for scen, title in TLS_SCEN:
