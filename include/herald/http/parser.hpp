@@ -55,6 +55,11 @@ namespace herald::http {
 /// `http_status` and closed, since where the next request starts is unknown.
 /// `error_reason()` gives llhttp's reason text (or ours) for logs; never send it
 /// to the client verbatim if you care about fingerprinting.
+/// When the bytes break several rules (say a bare LF, then a header over
+/// `max_header_bytes`), the first broken in byte order decides the status, so
+/// the same bytes get the same answer however the reads cut them. A limit is
+/// broken at the byte that takes its count over (the request line's also
+/// counts the 7 bytes of `SP SP HTTP/` as soon as the method is seen).
 ///
 /// @par Allocation
 /// Request strings, header slots and the body keep their capacity across
@@ -142,10 +147,18 @@ class RequestParser {
   static int on_chunk_header(llhttp_t*);
   static int on_message_complete(llhttp_t*);
 
-  int fail_in_callback(error e, int status, const char* reason) noexcept;
+  // `where`: the byte at which the violation happened, if not where llhttp stopped.
+  int fail_in_callback(error e, int status, const char* reason, const char* where = nullptr) noexcept;
   Result fail(error e, int status, const char* reason, std::size_t consumed) noexcept;
-  int check_request_line() noexcept;
-  int check_header_bytes() noexcept;
+  int check_request_line(const char* at, std::size_t n) noexcept;
+  int check_header_bytes(const char* at, std::size_t n) noexcept;
+  void flush_open_span(const char* end) noexcept;
+  // The refusal for a run of llhttp over [p, stop) that broke a rule. Cold, so
+  // the compiler keeps it off feed()'s hot path.
+  [[gnu::cold]] Result refuse(llhttp_errno_t rc, const char* begin, const char* p, const char* stop,
+                             bool was_scanning, bool was_head);
+  // Raw bytes the head may take: see `Limits`.
+  std::size_t max_head() const noexcept { return limits_.max_request_line + limits_.max_header_bytes + 4; }
 
   llhttp_t parser_{};
   Limits limits_;
@@ -157,6 +170,7 @@ class RequestParser {
   const char* buf_begin_ = nullptr;  // the span llhttp_execute is running over
   const char* buf_end_ = nullptr;
   const char* reason_ = nullptr;
+  const char* fail_at_ = nullptr;  // where a failing callback placed its violation
   error err_ = error::ok;
   int http_status_ = 0;
   Status state_ = Status::need_more;

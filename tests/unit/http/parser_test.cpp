@@ -51,8 +51,8 @@ Outcome run(std::string_view data, std::size_t step = 0, Limits limits = {}) {
 }
 
 // Two pieces split at `at`.
-Outcome run_split(std::string_view data, std::size_t at) {
-  RequestParser p;
+Outcome run_split(std::string_view data, std::size_t at, Limits limits = {}) {
+  RequestParser p(limits);
   Outcome out;
   for (std::string_view piece : {data.substr(0, at), data.substr(at)}) {
     while (!piece.empty()) {
@@ -438,6 +438,52 @@ TEST_CASE("http parser: malformed requests are 400", "[http][parser]") {
   p.reset();
   CHECK(p.feed("GET / HTTP/1.1\r\n\r\n").status == Status::complete);
   CHECK(p.error_reason().empty());
+}
+
+TEST_CASE("http parser: the refusal status does not depend on the split", "[http][parser][limits]") {
+  // Two violations in one read: the first in byte order wins, whatever its
+  // kind, so whole, every two-piece split and byte by byte all agree.
+  const Limits tight{.max_request_line = 40, .max_header_bytes = 64, .max_header_count = 4, .max_body = 16};
+  struct Case {
+    std::string bytes;
+    int status;
+  };
+  const Case cases[] = {
+      // The fuzzer's kind: padding llhttp skips takes the head over its bound,
+      // then a bare LF ends it (was 400 whole, 431 when split in the padding).
+      {"GET / HTTP/1.1\r\nX:" + std::string(120, ' ') + "a\r\n\n", 431},
+      // A bare LF, then a header value over the limit (was 431 whole, 400 split).
+      {"GET / HTTP/1.1\nX: " + std::string(70, 'a') + "\r\n\r\n", 400},
+      // A target or a header name over the limit, then a byte llhttp refuses
+      // inside it (was 400 whole, 414/431 split).
+      {"GET /" + std::string(50, 'a') + "\x01 HTTP/1.1\r\n\r\n", 414},
+      {"GET / HTTP/1.1\r\n" + std::string(70, 'N') + "(: v\r\n\r\n", 431},
+      // A value over the limit, then a byte llhttp refuses; and the other way round.
+      {"GET / HTTP/1.1\r\nX: " + std::string(70, 'a') + "\x01\r\n\r\n", 431},
+      {"GET / HTTP/1.1\r\nX: a\x01" + std::string(70, 'a') + "\r\n\r\n", 400},
+      // The head's bound passed inside the request line, a header after it:
+      // 414, not 431 (was 431 whole, 414 split).
+      {"GET" + std::string(120, ' ') + "/ HTTP/1.1\r\nA: b\r\n\r\n", 414},
+      // Too many headers, then a bare LF; and a bare LF, then too many headers.
+      {"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\n", 431},
+      {"GET / HTTP/1.1\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", 400},
+      // A bare LF ending the head beats the Content-Length found in it (413).
+      {"POST / HTTP/1.1\r\nContent-Length: 99\r\n\n", 400},
+      // A complete request first: it is accepted in every split.
+      {"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\nX: " + std::string(70, 'a') + "\r\n\r\n", 400},
+  };
+  for (const Case& c : cases) {
+    INFO(c.bytes);
+    const Outcome whole = run(c.bytes, 0, tight);
+    CHECK(whole.http_status == c.status);
+    CHECK(run(c.bytes, 1, tight).http_status == c.status);
+    for (std::size_t at = 0; at <= c.bytes.size(); ++at) {
+      INFO("split at " << at);
+      const Outcome split = run_split(c.bytes, at, tight);
+      CHECK(split.http_status == c.status);
+      REQUIRE(split.requests.size() == whole.requests.size());
+    }
+  }
 }
 
 TEST_CASE("http parser: header values split across buffers are not folding", "[http][parser]") {

@@ -42,6 +42,13 @@ HERALD_DECL const char* find_bare_lf(const char* p, const char* end, char prev) 
   }
   return nullptr;
 }
+
+// The byte of the span [at, at + n) at which a running count, now `total`
+// after adding the span, first went over `limit` (at `at` if it already was).
+HERALD_DECL const char* crossing(const char* at, std::size_t n, std::size_t total, std::size_t limit) noexcept {
+  const std::size_t over = total - limit;
+  return over >= n ? at : at + (n - over);
+}
 }  // namespace detail
 
 HERALD_DECL RequestParser::RequestParser(Limits limits) noexcept : limits_(limits) {
@@ -70,7 +77,9 @@ HERALD_DECL const llhttp_settings_t& RequestParser::settings() noexcept {
   return s;
 }
 
-HERALD_DECL int RequestParser::fail_in_callback(error e, int status, const char* reason) noexcept {
+HERALD_DECL int RequestParser::fail_in_callback(error e, int status, const char* reason,
+                                                const char* where) noexcept {
+  fail_at_ = where;
   err_ = e;
   http_status_ = status;
   reason_ = reason;
@@ -88,23 +97,25 @@ HERALD_DECL RequestParser::Result RequestParser::fail(error e, int status, const
   return {Status::error, consumed, make_error_code(e), status};
 }
 
-HERALD_DECL int RequestParser::check_request_line() noexcept {
+HERALD_DECL int RequestParser::check_request_line(const char* at, std::size_t n) noexcept {
   // The full line is method SP target SP "HTTP/" version: 7 bytes besides the spans.
   if (line_bytes_ + 7 > limits_.max_request_line)
-    return fail_in_callback(error::uri_too_long, 414, detail::reason_line_too_long);
+    return fail_in_callback(error::uri_too_long, 414, detail::reason_line_too_long,
+                            detail::crossing(at, n, line_bytes_ + 7, limits_.max_request_line));
   return 0;
 }
 
-HERALD_DECL int RequestParser::check_header_bytes() noexcept {
+HERALD_DECL int RequestParser::check_header_bytes(const char* at, std::size_t n) noexcept {
   if (header_bytes_ > limits_.max_header_bytes)
-    return fail_in_callback(error::headers_too_large, 431, detail::reason_header_bytes);
+    return fail_in_callback(error::headers_too_large, 431, detail::reason_header_bytes,
+                            detail::crossing(at, n, header_bytes_, limits_.max_header_bytes));
   return 0;
 }
 
 HERALD_DECL int RequestParser::on_method(llhttp_t* p, const char* at, std::size_t n) {
   RequestParser& s = self(p);
   s.line_bytes_ += n;
-  if (int rc = s.check_request_line()) return rc;
+  if (int rc = s.check_request_line(at, n)) return rc;
   s.req_.method_.append(at, n);
   return 0;
 }
@@ -112,15 +123,15 @@ HERALD_DECL int RequestParser::on_method(llhttp_t* p, const char* at, std::size_
 HERALD_DECL int RequestParser::on_url(llhttp_t* p, const char* at, std::size_t n) {
   RequestParser& s = self(p);
   s.line_bytes_ += n;
-  if (int rc = s.check_request_line()) return rc;
+  if (int rc = s.check_request_line(at, n)) return rc;
   s.req_.target_.append(at, n);
   return 0;
 }
 
-HERALD_DECL int RequestParser::on_version(llhttp_t* p, const char*, std::size_t n) {
+HERALD_DECL int RequestParser::on_version(llhttp_t* p, const char* at, std::size_t n) {
   RequestParser& s = self(p);
   s.line_bytes_ += n;
-  return s.check_request_line();
+  return s.check_request_line(at, n);
 }
 
 HERALD_DECL int RequestParser::on_version_complete(llhttp_t* p) {
@@ -131,14 +142,22 @@ HERALD_DECL int RequestParser::on_version_complete(llhttp_t* p) {
 HERALD_DECL int RequestParser::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
   RequestParser& s = self(p);
   if (s.last_ != Last::field) {  // a new header line (else: the name continues in a new buffer)
+    if (s.header_count_ == 0 && !s.headers_complete_) {
+      // The head's raw bound passed before the first header line started: the
+      // request line is what is too long (414), even though a header follows.
+      const auto offset = s.head_raw_ + static_cast<std::size_t>(at - s.buf_begin_);
+      if (offset > s.max_head())
+        return s.fail_in_callback(error::uri_too_long, 414, detail::reason_head_too_long,
+                                  s.buf_begin_ + (s.max_head() - s.head_raw_));
+    }
     if (++s.header_count_ > s.limits_.max_header_count)
-      return s.fail_in_callback(error::headers_too_large, 431, detail::reason_header_count);
+      return s.fail_in_callback(error::headers_too_large, 431, detail::reason_header_count, at);
     s.header_bytes_ += 4;  // ": " and CRLF
     s.last_ = Last::field;
     if (!s.headers_complete_) s.req_.new_header();
   }
   s.header_bytes_ += n;
-  if (int rc = s.check_header_bytes()) return rc;
+  if (int rc = s.check_header_bytes(at, n)) return rc;
   if (!s.headers_complete_) s.req_.headers_.back().first.append(at, n);  // trailers are not kept
   return 0;
 }
@@ -165,12 +184,12 @@ HERALD_DECL int RequestParser::on_header_value(llhttp_t* p, const char* at, std:
     // cut by the end of the previous buffer and this one starts the new buffer.
     // Anything else is llhttp accepting obs-fold (CRLF followed by SP/HTAB).
     if (!(s.value_may_continue_ && at == s.buf_begin_))
-      return s.fail_in_callback(error::bad_request, 400, detail::reason_folding);
+      return s.fail_in_callback(error::bad_request, 400, detail::reason_folding, at);
   }
   s.last_ = Last::value;
   s.value_may_continue_ = at + n == s.buf_end_;
   s.header_bytes_ += n;
-  if (int rc = s.check_header_bytes()) return rc;
+  if (int rc = s.check_header_bytes(at, n)) return rc;
   if (!s.headers_complete_) s.req_.headers_.back().second.append(at, n);
   return 0;
 }
@@ -217,7 +236,8 @@ HERALD_DECL int RequestParser::on_body(llhttp_t* p, const char* at, std::size_t 
   RequestParser& s = self(p);
   s.body_started_ = true;
   if (n > s.limits_.max_body - s.req_.body_.size())
-    return s.fail_in_callback(error::body_too_large, 413, detail::reason_body);
+    return s.fail_in_callback(error::body_too_large, 413, detail::reason_body,
+                              at + (s.limits_.max_body - s.req_.body_.size()));
   s.req_.body_.append(at, n);
   return 0;
 }
@@ -241,6 +261,61 @@ HERALD_DECL int RequestParser::on_message_complete(llhttp_t* p) {
   return HPE_PAUSED;  // one request per feed: pipelined ones wait for the caller
 }
 
+HERALD_DECL void RequestParser::flush_open_span(const char* end) noexcept {
+  // When llhttp refuses a byte inside a span (a header value, the target, ...)
+  // it returns without reporting the span's bytes before it, so a limit those
+  // bytes already broke would go unseen; had the read ended just before that
+  // byte, llhttp would have reported them. Report them the same way, with the
+  // span callback llhttp keeps in its state (llhttp.c does exactly this at the
+  // end of every llhttp_execute), so the earlier violation wins either way.
+  const auto* start = static_cast<const char*>(parser_._span_pos0);
+  if (!start || !parser_._span_cb0 || start > end) return;
+  using SpanCallback = int (*)(llhttp_t*, const char*, const char*);
+  reinterpret_cast<SpanCallback>(parser_._span_cb0)(&parser_, start, end);
+}
+
+HERALD_DECL RequestParser::Result RequestParser::refuse(llhttp_errno_t rc, const char* begin, const char* p,
+                                                        const char* stop, bool was_scanning, bool was_head) {
+  // The run over [p, stop) broke a rule. Several may be broken at once (a bare
+  // LF, a byte llhttp refuses, a limit): the first in byte order is reported,
+  // whatever its kind, so the status does not depend on where reads cut the
+  // input. Our callbacks say where their limit was crossed (`fail_at_`); the
+  // bare-LF scan and the head bound look at the bytes before that point only.
+  const char* bad = nullptr;
+  if (rc != HPE_OK && rc != HPE_PAUSED && rc != HPE_PAUSED_UPGRADE) {
+    // llhttp refused the byte at `stop`, or a callback of ours failed (llhttp
+    // reports that as HPE_USER or HPE_CB_<callback>).
+    if (state_ != Status::error) flush_open_span(stop);
+    if (state_ == Status::error) {
+      bad = fail_at_ ? fail_at_ : stop;
+    } else {
+      bad = stop;
+      err_ = error::bad_request;
+      http_status_ = 400;
+      reason_ = rc == HPE_PAUSED_H2_UPGRADE ? detail::reason_h2 : llhttp_get_error_reason(&parser_);
+    }
+  }
+  if (was_scanning) {
+    if (const char* lf = detail::find_bare_lf(p, bad ? bad : stop, prev_byte_)) {
+      bad = lf;
+      err_ = error::bad_request;
+      http_status_ = 400;
+      reason_ = detail::reason_bare_lf;
+    }
+  }
+  if (was_head) {
+    const auto n = static_cast<std::size_t>((bad ? bad : stop) - p);
+    if (n > max_head() - head_raw_) {
+      bad = p + (max_head() - head_raw_);
+      const bool in_line = header_count_ == 0;  // else on_header_field would have placed it
+      err_ = in_line ? error::uri_too_long : error::headers_too_large;
+      http_status_ = in_line ? 414 : 431;
+      reason_ = detail::reason_head_too_long;
+    }
+  }
+  return fail(err_, http_status_, reason_, static_cast<std::size_t>((bad ? bad : stop) - begin));
+}
+
 HERALD_DECL RequestParser::Result RequestParser::feed(std::string_view data) {
   if (state_ == Status::error) return {Status::error, 0, make_error_code(err_), http_status_};
   if (state_ == Status::complete) return {Status::complete, 0, {}, 0};
@@ -248,7 +323,6 @@ HERALD_DECL RequestParser::Result RequestParser::feed(std::string_view data) {
   const char* const begin = data.data();
   const char* const end = begin + data.size();
   const char* p = begin;
-  const std::size_t max_head = limits_.max_request_line + limits_.max_header_bytes + 4;
   for (;;) {
     const bool was_head = !headers_complete_;
     const bool was_scanning = scanning_;
@@ -261,26 +335,17 @@ HERALD_DECL RequestParser::Result RequestParser::feed(std::string_view data) {
       stop = (pos && pos >= p && pos <= end) ? pos : p;
     }
     const auto at = static_cast<std::size_t>(stop - begin);
-    // A callback of ours failed (llhttp may report it as HPE_USER or as
-    // HPE_CB_<callback>, depending on the callback).
-    if (state_ == Status::error) return {Status::error, at, make_error_code(err_), http_status_};
-    if (rc == HPE_PAUSED_H2_UPGRADE) return fail(error::bad_request, 400, detail::reason_h2, at);
-    if (rc != HPE_OK && rc != HPE_PAUSED && rc != HPE_PAUSED_UPGRADE)
-      return fail(error::bad_request, 400, llhttp_get_error_reason(&parser_), at);
-
-    // [p, stop) was consumed without error.
-    if (was_scanning) {
-      if (const char* lf = detail::find_bare_lf(p, stop, prev_byte_))
-        return fail(error::bad_request, 400, detail::reason_bare_lf, static_cast<std::size_t>(lf - begin));
+    if (HERALD_UNLIKELY(rc != HPE_OK && rc != HPE_PAUSED && rc != HPE_PAUSED_UPGRADE))
+      return refuse(rc, begin, p, stop, was_scanning, was_head);
+    // [p, stop) was consumed without error; our checks on raw bytes follow.
+    if (was_scanning && detail::find_bare_lf(p, stop, prev_byte_))
+      return refuse(rc, begin, p, stop, was_scanning, was_head);
+    if (was_head) {
+      const auto n = static_cast<std::size_t>(stop - p);
+      if (n > max_head() - head_raw_) return refuse(rc, begin, p, stop, was_scanning, was_head);
+      head_raw_ += n;
     }
     if (stop > p) prev_byte_ = stop[-1];
-    if (was_head) {
-      head_raw_ += static_cast<std::size_t>(stop - p);
-      if (head_raw_ > max_head) {
-        return header_count_ == 0 ? fail(error::uri_too_long, 414, detail::reason_head_too_long, at)
-                                  : fail(error::headers_too_large, 431, detail::reason_head_too_long, at);
-      }
-    }
 
     if (rc == HPE_OK) return {Status::need_more, data.size(), {}, 0};
     if (state_ == Status::complete || rc == HPE_PAUSED_UPGRADE) {
@@ -307,6 +372,7 @@ HERALD_DECL void RequestParser::reset() {
   line_bytes_ = header_bytes_ = header_count_ = head_raw_ = 0;
   buf_begin_ = buf_end_ = nullptr;
   reason_ = nullptr;
+  fail_at_ = nullptr;
   err_ = error::ok;
   http_status_ = 0;
   state_ = Status::need_more;
