@@ -6,6 +6,7 @@
 #include <herald/websocket/utf8.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -123,7 +124,7 @@ class Reader {
   /// Heap bytes held by the message buffers (0 when idle; zlib state apart).
   std::size_t buffer_capacity() const noexcept {
     auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() : std::size_t{0}; };
-    return heap(message_) + heap(control_);
+    return buf_ ? heap(buf_->message) + heap(buf_->control) : 0;
   }
   /// True while an inflate stream is held (only mid-message, unless the peer
   /// uses context takeover).
@@ -164,8 +165,33 @@ class Reader {
   bool release_pending_ = false;
   bool control_delivered_ = false;
   herald::error error_ = herald::error::ok;
-  std::string message_;  // assembly buffer: holds heap memory only mid-message
-  std::string control_;  // a control frame split across reads
+  // Assembly buffers, made only while a message or a control frame is split
+  // across reads or fragmented: an idle reader holds no heap memory and
+  // carries a pointer instead of two strings.
+  struct Assembly {
+    std::string message;
+    std::string control;
+  };
+  std::unique_ptr<Assembly> buf_;
+  std::string& message_buf() {
+    if (!buf_) buf_ = std::make_unique<Assembly>();
+    return buf_->message;
+  }
+  std::string& control_buf() {
+    if (!buf_) buf_ = std::make_unique<Assembly>();
+    return buf_->control;
+  }
+  std::size_t message_size() const noexcept { return buf_ ? buf_->message.size() : 0; }
+  void release_message() noexcept {
+    if (!buf_) return;
+    if (buf_->control.empty()) return buf_.reset();
+    std::string().swap(buf_->message);
+  }
+  void release_control() noexcept {
+    if (!buf_) return;
+    if (buf_->message.empty()) return buf_.reset();
+    std::string().swap(buf_->control);
+  }
   Utf8Validator utf8_;
   Inflater inflater_;
 };
@@ -174,17 +200,13 @@ namespace detail {
 inline std::string_view as_view(const std::uint8_t* p, std::size_t n) noexcept {
   return {reinterpret_cast<const char*>(p), n};
 }
-inline void release_string(std::string& s) noexcept {
-  std::string().swap(s);
-}
 }  // namespace detail
 
 inline Event Reader::fail(herald::error e) {
   state_ = State::failed;
   error_ = e;
   in_message_ = false;
-  detail::release_string(message_);
-  detail::release_string(control_);
+  buf_.reset();
   inflater_.release();
   Event ev;
   ev.kind = EventKind::error;
@@ -219,7 +241,7 @@ inline Event Reader::check_header() {
   }
   // Fail before buffering anything: the wire size of an uncompressed frame is
   // what it adds to the message. Compressed frames count as they inflate.
-  if (!compressed_ && h.payload_length > opts_.max_message_size - message_.size())
+  if (!compressed_ && h.payload_length > opts_.max_message_size - message_size())
     return fail(herald::error::ws_message_too_big);
   return {};
 }
@@ -246,17 +268,17 @@ inline Event Reader::control_frame(std::string_view payload) {
   }
   state_ = State::closed;
   in_message_ = false;
-  detail::release_string(message_);
+  release_message();
   inflater_.release();
   return ev;
 }
 
 inline Event Reader::deliver_message() {
+  std::string& message = message_buf();
   if (compressed_) {
-    const std::size_t before = message_.size();
-    const auto ec = inflater_.finish(message_, opts_.max_message_size);
-    if (message_op_ == Opcode::text &&
-        !utf8_.feed(message_.data() + before, message_.size() - before))
+    const std::size_t before = message.size();
+    const auto ec = inflater_.finish(message, opts_.max_message_size);
+    if (message_op_ == Opcode::text && !utf8_.feed(message.data() + before, message.size() - before))
       return fail(herald::error::ws_invalid_utf8);
     if (ec) return fail(static_cast<herald::error>(ec.value()));
   }
@@ -265,7 +287,7 @@ inline Event Reader::deliver_message() {
   release_pending_ = true;  // the view stays valid until the next call
   Event ev;
   ev.kind = message_op_ == Opcode::text ? EventKind::text : EventKind::binary;
-  ev.payload = message_;
+  ev.payload = message;
   ev.rsv1 = message_rsv1_;
   return ev;
 }
@@ -274,7 +296,7 @@ inline Event Reader::read_data(std::span<std::uint8_t>& input) {
   const bool text = message_op_ == Opcode::text;
   // Fast path: a whole unfragmented, uncompressed message in the input is
   // unmasked in place and handed out without a copy.
-  if (frame_.fin && !compressed_ && message_.empty() && offset_ == 0 && input.size() >= remaining_ &&
+  if (frame_.fin && !compressed_ && message_size() == 0 && offset_ == 0 && input.size() >= remaining_ &&
       static_cast<Opcode>(frame_.opcode) != Opcode::continuation) {
     const auto n = static_cast<std::size_t>(remaining_);
     if (frame_.masked) apply_mask(input.data(), n, frame_.mask);
@@ -292,20 +314,21 @@ inline Event Reader::read_data(std::span<std::uint8_t>& input) {
   }
   const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, input.size()));
   if (frame_.masked) apply_mask(input.data(), n, frame_.mask, static_cast<std::size_t>(offset_ & 3));
-  const std::size_t before = message_.size();
+  std::string& message = message_buf();
+  const std::size_t before = message.size();
   std::error_code ec;
   if (compressed_) {
-    ec = inflater_.inflate(input.data(), n, message_, opts_.max_message_size);
+    ec = inflater_.inflate(input.data(), n, message, opts_.max_message_size);
   } else {
-    if (n != 0 && message_.capacity() < 16) {
-      message_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, 64u << 10)));
+    if (n != 0 && message.capacity() < 16) {
+      message.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, 64u << 10)));
     }
-    message_.append(reinterpret_cast<const char*>(input.data()), n);
+    message.append(reinterpret_cast<const char*>(input.data()), n);
   }
   // Validate what just arrived, so invalid text fails on its first bad byte.
   // Even when inflation failed: what it produced first decides, so the
   // verdict does not depend on how the bytes were split.
-  if (text && !utf8_.feed(message_.data() + before, message_.size() - before))
+  if (text && !utf8_.feed(message.data() + before, message.size() - before))
     return fail(herald::error::ws_invalid_utf8);
   if (ec) return fail(static_cast<herald::error>(ec.value()));
   input = input.subspan(n);
@@ -320,12 +343,12 @@ inline Event Reader::read_data(std::span<std::uint8_t>& input) {
 inline Event Reader::next(std::span<std::uint8_t>& input) {
   if (release_pending_) {
     release_pending_ = false;
-    detail::release_string(message_);
+    release_message();
     utf8_.reset();
   }
   if (control_delivered_) {  // its view was handed out by the last call
     control_delivered_ = false;
-    detail::release_string(control_);
+    release_control();
   }
   if (state_ == State::failed) return fail(error_);
   while (true) {
@@ -360,7 +383,7 @@ inline Event Reader::next(std::span<std::uint8_t>& input) {
     // Payload.
     if (is_control(static_cast<Opcode>(frame_.opcode))) {
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, input.size()));
-      if (control_.empty() && n == remaining_) {  // whole in the input: no copy
+      if ((!buf_ || buf_->control.empty()) && n == remaining_) {  // whole in the input: no copy
         if (frame_.masked) apply_mask(input.data(), n, frame_.mask);
         std::string_view payload = detail::as_view(input.data(), n);
         input = input.subspan(n);
@@ -368,14 +391,14 @@ inline Event Reader::next(std::span<std::uint8_t>& input) {
         return control_frame(payload);
       }
       if (frame_.masked) apply_mask(input.data(), n, frame_.mask, static_cast<std::size_t>(offset_ & 3));
-      control_.append(reinterpret_cast<const char*>(input.data()), n);
+      control_buf().append(reinterpret_cast<const char*>(input.data()), n);
       input = input.subspan(n);
       remaining_ -= n;
       offset_ += n;
       if (remaining_ != 0) return {};
       state_ = State::header;
       control_delivered_ = true;
-      return control_frame(control_);
+      return control_frame(buf_->control);
     }
     Event ev = read_data(input);
     if (ev.kind != EventKind::need_more || input.empty()) return ev;
