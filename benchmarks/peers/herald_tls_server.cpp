@@ -191,6 +191,9 @@ int main(int argc, char** argv) {
   asio::ssl::context ctx(asio::ssl::context::tls_server);
   try {
     SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_3_VERSION);
+    // OpenSSL gives back its record buffers while a connection is idle
+    // (about 34 KiB each): what a server holding many idle streams wants.
+    SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
     auto [cert, key] = cert_file.empty() ? make_self_signed() : std::pair{read_file(cert_file), read_file(key_file)};
     ctx.use_certificate_chain(asio::buffer(cert));
     ctx.use_private_key(asio::buffer(key), asio::ssl::context::pem);

@@ -108,11 +108,11 @@ class Connection final : public Subscriber,
     metrics_ = &transport_.metrics();
     Metrics::add(metrics_->connections[Metrics::idx(Transport::kind)], 1);
     counted_ = true;
-    if constexpr (detail::is_plain_tcp<Stream>) {
-      std::error_code ec;
-      stream_.non_blocking(true, ec);
-      stream_.set_option(asio::ip::tcp::no_delay(true), ec);
-    }
+    std::error_code ec;
+    if constexpr (detail::is_plain_tcp<Stream>) stream_.non_blocking(true, ec);
+    // Events are small and latency matters: no Nagle delay, over TLS too.
+    if constexpr (requires { stream_.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ec); })
+      stream_.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ec);
   }
 
   ~Connection() override { uncount(); }
@@ -259,8 +259,10 @@ class Connection final : public Subscriber,
         self->read_ready();
       });
     } else {
-      if (!tls_buf_) tls_buf_ = std::make_unique<char[]>(16 * 1024);
-      stream_.async_read_some(asio::buffer(tls_buf_.get(), 16 * 1024), [self](std::error_code ec, std::size_t n) {
+      // Not zero-filled: the pages an idle connection's pending read never
+      // reaches are never touched.
+      if (!tls_buf_) tls_buf_ = std::make_unique_for_overwrite<char[]>(kStreamBuffer);
+      stream_.async_read_some(asio::buffer(tls_buf_.get(), kStreamBuffer), [self](std::error_code ec, std::size_t n) {
         if (ec) return self->on_read_error(ec);
         Metrics::add(self->metrics_->bytes_in[Metrics::idx(Transport::kind)], n);
         self->stats_.bytes_in += n;
@@ -314,11 +316,18 @@ class Connection final : public Subscriber,
 
   void flush_stream() {
     if (queue_.empty()) return drained();
+    // A TLS stream makes one record per buffer it is given: join what is
+    // queued, up to a record's worth, into one.
     std::size_t n = queue_.gather(loop_.iov(), Loop::kMaxIov);
-    iov_.assign(loop_.iov(), loop_.iov() + n);
+    out_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& b = loop_.iov()[i];
+      if (!out_.empty() && out_.size() + b.size() > kStreamBuffer) break;
+      out_.append(static_cast<const char*>(b.data()), b.size());
+    }
     writing_ = true;
     auto self = this->shared_from_this();
-    asio::async_write(stream_, iov_, [self](std::error_code ec, std::size_t w) {
+    asio::async_write(stream_, asio::buffer(out_), [self](std::error_code ec, std::size_t w) {
       self->writing_ = false;
       if (ec) return self->on_read_error(ec);
       self->wrote(w);
@@ -340,6 +349,7 @@ class Connection final : public Subscriber,
 
   void drained() {
     queue_.shrink();
+    if constexpr (!kPlain) std::string().swap(out_);  // an idle connection holds no write buffer
     if (state_ == State::open) {
       if constexpr (requires { transport_.on_drained(*this); }) transport_.on_drained(*this);
       return;
@@ -389,10 +399,11 @@ class Connection final : public Subscriber,
   bool gate_held_ = false;
   std::shared_ptr<void> lease_;           // released at finish (or destruction)
   // Not over plain TCP (no bytes there): OpenSSL needs a target for
-  // decryption, and async_write keeps its buffer list.
+  // decryption, and a joined copy of what is being written.
   static constexpr bool kPlain = detail::is_plain_tcp<Stream>;
+  static constexpr std::size_t kStreamBuffer = 16 * 1024;  // a TLS record's payload
   [[no_unique_address]] detail::MemberIf<!kPlain, std::unique_ptr<char[]>, 0> tls_buf_;
-  [[no_unique_address]] detail::MemberIf<!kPlain, std::vector<asio::const_buffer>, 1> iov_;
+  [[no_unique_address]] detail::MemberIf<!kPlain, std::string, 1> out_;
 };
 
 }  // namespace herald
