@@ -8,9 +8,10 @@
 // argv[2] (herald-demo) is unused here; argv[3] is tests/tools/webhook_tool
 // (or the HERALD_WEBHOOK_TOOL environment variable). Exits non-zero on any failure.
 import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -212,6 +213,66 @@ function v1aHeraldSigns(whsk, whpk) {
   check('v1a without public keys is refused', r.code === 1, r.out);
 }
 
+// --- 7. A real delivery during a rotation: herald's Sender (webhook_tool deliver)
+// posts to a Node server with the old secret, the new secret and an ed25519 key;
+// the reference verifies it with the old secret alone and with the new one alone.
+{
+  const received = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}/hook`;
+  const deliver = (...keys) => new Promise((resolve) => {
+    execFile(tool, ['deliver', url, 'caf\u00e9 "rotation"', ...keys], { encoding: 'utf8' },
+      (err, stdout, stderr) => resolve({ code: err ? (err.code ?? -1) : 0, out: `${stdout}${stderr}`.trim() }));
+  });
+  const [oldSecret, newSecret] = [secrets[0], secrets[2]];
+  const kg = run('keygen');
+  const [whsk, whpk] = kg.out.split(' ');
+  const steps = [
+    { name: 'rotation start (old + new + v1a)', keys: [oldSecret, newSecret, whsk], old: true },
+    { name: 'rotation end (new only)', keys: [newSecret], old: false },
+  ];
+  for (const step of steps) {
+    const before = received.length;
+    const r = await deliver(...step.keys);
+    check(`delivery ${step.name}: sent`, r.code === 0 && received.length === before + 1, r.out);
+    if (received.length !== before + 1) continue;
+    const { headers, body } = received[before];
+    const hs = { 'webhook-id': headers['webhook-id'], 'webhook-timestamp': headers['webhook-timestamp'],
+      'webhook-signature': headers['webhook-signature'] };
+    check(`delivery ${step.name}: one entry per key`, hs['webhook-signature'].split(' ').length === step.keys.length,
+      hs['webhook-signature']);
+    const accepts = (secret) => {
+      try {
+        new Webhook(secret).verify(body, hs, { jsonParse: false });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    check(`delivery ${step.name}: reference verifies with the new secret`, accepts(newSecret));
+    check(`delivery ${step.name}: reference ${step.old ? 'verifies' : 'refuses'} with the old secret`,
+      accepts(oldSecret) === step.old);
+    check(`delivery ${step.name}: reference refuses another secret`, !accepts(secrets[1]));
+    check(`delivery ${step.name}: body is the event`, JSON.parse(body).data?.payload === 'caf\u00e9 "rotation"', body);
+    if (step.keys.includes(whsk)) {
+      const v1a = hs['webhook-signature'].split(' ').find((e) => e.startsWith('v1a,'));
+      const pub = pubKeyFromRaw(Buffer.from(whpk.slice(5), 'base64'));
+      const data = Buffer.from(`${hs['webhook-id']}.${hs['webhook-timestamp']}.${body}`);
+      check(`delivery ${step.name}: Node ed25519 verifies the v1a entry`,
+        !!v1a && crypto.verify(null, data, pub, Buffer.from(v1a.slice(4), 'base64')), v1a);
+    }
+  }
+  server.close();
+}
+
 fs.rmSync(dir, { recursive: true, force: true });
 const total = passed + failures.length;
 if (failures.length) {
@@ -219,4 +280,4 @@ if (failures.length) {
   for (const f of failures) console.error(`  FAIL ${f}`);
   process.exit(1);
 }
-console.log(`webhook_signatures: all ${total} checks passed (standardwebhooks v1 both ways, Node ed25519 v1a both ways)`);
+console.log(`webhook_signatures: all ${total} checks passed (standardwebhooks v1 both ways, Node ed25519 v1a both ways, a rotated Sender delivery)`);

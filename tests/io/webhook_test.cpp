@@ -493,6 +493,99 @@ TEST_CASE("webhook sender: the SQLite outbox survives a restart", "[io][webhook]
   std::filesystem::remove_all(dir);
 }
 
+namespace {
+/// Whether `g`'s signature verifies with exactly these keys (and no others).
+bool verifies_with(const Receiver::Got& g, std::vector<wh::Secret> secrets, std::vector<wh::VerifyingKey> pubs = {}) {
+  wh::StandardHeaders h{.id = g.id, .timestamp = g.timestamp, .signature = g.signature};
+  return !wh::verify_standard(h, g.body, secrets, pubs, std::chrono::system_clock::now());
+}
+wh::Secret secret_of(const std::string& s) {
+  std::error_code ec;
+  auto k = wh::Secret::parse(s, ec);
+  REQUIRE_FALSE(ec);
+  return k;
+}
+}  // namespace
+
+TEST_CASE("webhook sender: several signing keys, each verifies alone; rotation", "[io][webhook]") {
+  Receiver rx;
+  Rig rig({.ssrf = wh::SsrfPolicy::allow_local()});
+  const std::string fresh = wh::Secret::generate().to_string();
+  const wh::SigningKey ed = wh::SigningKey::generate();
+  auto [ec, id] = rig.add({.url = rx.url(), .secret = kSecret, .topics = {"t"}, .keys = {fresh, ed.to_string()}});
+  REQUIRE_FALSE(ec);
+
+  rig.hub.publish("t", "rotating");
+  CHECK(rig.next_report().outcome == wh::Outcome::delivered);
+  REQUIRE(rx.count() == 1);
+  const auto g = rx.at(0);
+  CHECK(std::count(g.signature.begin(), g.signature.end(), ' ') == 2);  // "v1,... v1,... v1a,..."
+  CHECK(verifies_with(g, {secret_of(kSecret)}));
+  CHECK(verifies_with(g, {secret_of(fresh)}));
+  CHECK(verifies_with(g, {}, {ed.public_key()}));
+  CHECK_FALSE(verifies_with(g, {wh::Secret::generate()}));
+
+  // The end of the rotation: the old secret goes.
+  CHECK_FALSE(rig.sender->set_signing_keys(id, {fresh}));
+  rig.hub.publish("t", "rotated");
+  CHECK(rig.next_report().outcome == wh::Outcome::delivered);
+  REQUIRE(rx.count() == 2);
+  CHECK(rx.at(1).signature.starts_with("v1,"));
+  CHECK(rx.at(1).signature.find(' ') == std::string::npos);
+  CHECK(verifies_with(rx.at(1), {secret_of(fresh)}));
+  CHECK_FALSE(verifies_with(rx.at(1), {secret_of(kSecret)}));
+
+  // Refused changes leave the keys as they were.
+  CHECK(rig.sender->set_signing_keys("ep_nope", {fresh}) == herald::error::not_found);
+  CHECK(rig.sender->set_signing_keys(id, {}) == herald::error::webhook_bad_secret);
+  CHECK(rig.sender->set_signing_keys(id, {fresh, "whsec_!!"}) == herald::error::webhook_bad_secret);
+  CHECK(rig.sender->set_signing_keys(id, {ed.public_key().to_string()}) == herald::error::webhook_bad_secret);
+  rig.hub.publish("t", "still fresh");
+  CHECK(rig.next_report().outcome == wh::Outcome::delivered);
+  REQUIRE(rx.count() == 3);
+  CHECK(verifies_with(rx.at(2), {secret_of(fresh)}));
+
+  // Registration needs at least one key, and valid ones.
+  CHECK(rig.add({.url = rx.url(), .topics = {"t"}}).first == herald::error::webhook_bad_secret);
+  CHECK(rig.add({.url = rx.url(), .topics = {"t"}, .keys = {"whsec_!!"}}).first == herald::error::webhook_bad_secret);
+  auto [ec2, id2] = rig.add({.url = rx.url(), .topics = {"t"}, .keys = {ed.to_string()}});  // v1a only
+  CHECK_FALSE(ec2);
+}
+
+TEST_CASE("webhook sender: the SQLite outbox keeps the signing keys; old rows still load", "[io][webhook][outbox]") {
+  Receiver rx;
+  const auto dir = std::filesystem::temp_directory_path() / ("herald-whk-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string db = (dir / "webhooks.sqlite3").string();
+  const std::string fresh = wh::Secret::generate().to_string();
+  {
+    // A row as every earlier version wrote it: one whsec_ in `secret`, same schema.
+    wh::SqliteOutbox o(db);
+    wh::EndpointRecord rec{.id = "ep_old", .url = rx.url(), .secret = kSecret, .topics = {"t"}};
+    o.put_endpoint(rec);
+  }
+  {
+    Rig rig({.ssrf = wh::SsrfPolicy::allow_local()}, std::make_unique<wh::SqliteOutbox>(db));
+    REQUIRE(rig.sender->stats("ep_old"));
+    rig.hub.publish("t", "old row");
+    CHECK(rig.next_report().outcome == wh::Outcome::delivered);
+    REQUIRE(rx.count() == 1);
+    CHECK(verifies_with(rx.at(0), {secret_of(kSecret)}));
+    CHECK_FALSE(rig.sender->set_signing_keys("ep_old", {kSecret, fresh}));  // rotation starts
+  }
+  {
+    Rig rig({.ssrf = wh::SsrfPolicy::allow_local()}, std::make_unique<wh::SqliteOutbox>(db));
+    CHECK(rig.stats("ep_old").delivered == 1);
+    rig.hub.publish("t", "after restart");
+    CHECK(rig.next_report().outcome == wh::Outcome::delivered);
+    REQUIRE(rx.count() == 2);
+    CHECK(verifies_with(rx.at(1), {secret_of(kSecret)}));
+    CHECK(verifies_with(rx.at(1), {secret_of(fresh)}));
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("webhook receiver: verified, deduplicated, published after the answer", "[io][webhook][receiver]") {
   herald::Metrics metrics;
   herald::Broadcaster<std::string> hub{{}, metrics};

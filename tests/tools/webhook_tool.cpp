@@ -7,10 +7,17 @@
 //                                                        whsec_ / whpk_ keys; exit 0 valid, 1 refused (reason on stdout)
 //   webhook_tool keygen                                  prints "whsk_... whpk_..."
 //   webhook_tool pubkey <whsk>                           prints the whpk_ of a secret key
+//   webhook_tool deliver <url> <payload> <key>...        one event through a real Sender (MemoryOutbox,
+//                                                        loopback allowed) to <url>, signed with every key;
+//                                                        exit 0 once it was delivered (2xx), 1 otherwise
 //
 // Exit 2 on bad usage or a malformed key.
+#include <herald/core/broadcaster.hpp>
+#include <herald/webhook/sender.hpp>
 #include <herald/webhook/signature.hpp>
 #include <herald/webhook/verifier.hpp>
+
+#include <asio/io_context.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -28,7 +35,8 @@ namespace {
 int usage() {
   std::cerr << "usage: webhook_tool sign <id> <ts> <body-file> <key>...\n"
                "       webhook_tool verify <id> <ts> <signature> <body-file> [--now UNIX] <key>...\n"
-               "       webhook_tool keygen | pubkey <whsk>\n";
+               "       webhook_tool keygen | pubkey <whsk>\n"
+               "       webhook_tool deliver <url> <payload> <key>...\n";
   return 2;
 }
 
@@ -48,6 +56,39 @@ bool parse_ts(const char* s, std::int64_t& out) {
 int bad_key(const std::string& k) {
   std::cerr << "webhook_tool: malformed key " << k << "\n";
   return 2;
+}
+
+// Runs a Sender until the endpoint's first attempt reports: the delivery a
+// receiver sees is the Sender's own, headers and all.
+int deliver(const std::string& url, const std::string& payload, std::vector<std::string> keys) {
+  asio::io_context io{1};
+  herald::Metrics metrics;
+  herald::Broadcaster<std::string> hub{{}, metrics};
+  int rc = 1;
+  wh::SenderOptions o{.schedule = {std::chrono::milliseconds(0)}, .ssrf = wh::SsrfPolicy::allow_local()};
+  o.metrics = &metrics;
+  wh::Sender* sender_ptr = nullptr;
+  o.on_attempt = [&](const wh::AttemptReport& r) {
+    rc = r.outcome == wh::Outcome::delivered ? 0 : 1;
+    if (rc) std::cerr << "webhook_tool: attempt: status " << r.status << " " << r.ec.message() << "\n";
+    sender_ptr->async_stop([&io] { io.stop(); });
+  };
+  wh::Sender sender(io.get_executor(), hub, nullptr, std::move(o));
+  sender_ptr = &sender;
+  sender.async_start([&](std::error_code ec) {
+    if (ec) return io.stop();
+    wh::EndpointConfig c{.url = url, .topics = {"t"}, .keys = std::move(keys)};
+    sender.async_add_endpoint(std::move(c), [&](std::error_code ec2, std::string) {
+      if (ec2) {
+        std::cerr << "webhook_tool: endpoint refused: " << ec2.message() << "\n";
+        rc = 2;
+        return io.stop();
+      }
+      hub.publish("t", payload);
+    });
+  });
+  io.run_for(std::chrono::seconds(20));
+  return rc;
 }
 
 }  // namespace
@@ -106,5 +147,6 @@ int main(int argc, char** argv) {
     std::cout << (ec ? ec.message() : "ok") << '\n';
     return ec ? 1 : 0;
   }
+  if (cmd == "deliver" && argc >= 5) return deliver(argv[2], argv[3], std::vector<std::string>(argv + 4, argv + argc));
   return usage();
 }

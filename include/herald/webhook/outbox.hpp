@@ -30,7 +30,10 @@ enum class MessageState : std::uint8_t {
 struct EndpointRecord {
   std::string id;
   std::string url;
-  std::string secret;               ///< `whsec_...` as given (the DB file is created 0600 for this reason)
+  /// The signing keys as given, separated by spaces: `whsec_...` and/or
+  /// `whsk_...` (one `whsec_...` for an endpoint with one secret, as every
+  /// earlier version wrote). Stored as is: the DB file is created 0600 for this reason.
+  std::string secret;
   std::vector<std::string> topics;
   std::uint32_t max_in_flight = 4;
   bool ordered = false;

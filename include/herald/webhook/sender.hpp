@@ -35,12 +35,18 @@ struct EndpointOptions {
 };
 
 /// What registering an endpoint takes.
+///
+/// Signing keys: `secret` and `keys` together, at least one. Each is a v1
+/// secret (`whsec_<base64>`) or a v1a ed25519 key (`whsk_<base64>`), and each
+/// signs every delivery: `webhook-signature` carries one entry per key
+/// (`v1,<base64> v1a,<base64>`). Rotate with Sender::set_signing_keys.
 struct EndpointConfig {
   std::string url{};                ///< `http(s)://host[:port]/path`
-  std::string secret{};             ///< `whsec_<base64>`
+  std::string secret{};             ///< a signing key, usually `whsec_<base64>`; may be empty if `keys` is not
   std::vector<std::string> topics{};  ///< at least one valid topic
   EndpointOptions options{};
   std::string id{};                 ///< empty: a random `ep_...` id
+  std::vector<std::string> keys{};  ///< more signing keys (`whsec_...` / `whsk_...`), after `secret`
 };
 
 /// An endpoint as reported (GET /hooks/endpoints/{id}).
@@ -216,6 +222,13 @@ class Sender {
   HERALD_DECL std::optional<std::size_t> replay(std::string_view id);
   /// Re-enables a disabled endpoint; its owed messages are attempted again.
   HERALD_DECL bool enable(std::string_view id);
+  /// Replaces the endpoint's signing keys (`whsec_...` / `whsk_...`, as in
+  /// EndpointConfig) and stores them; attempts started from now on are signed
+  /// with them. A rotation is two calls: `{old, new}` (every delivery carries
+  /// both signatures while receivers switch), later `{new}`.
+  /// @return error::not_found for an unknown id, error::webhook_bad_secret if
+  /// `keys` is empty or a key is malformed (the old keys stay), else success.
+  HERALD_DECL std::error_code set_signing_keys(std::string_view id, const std::vector<std::string>& keys);
   /// Runs due attempts soon (posts to the executor).
   HERALD_DECL void tick();
   /// Wall-clock milliseconds as the schedule sees them.
@@ -229,7 +242,7 @@ class Sender {
   HERALD_DECL void add_endpoint_impl(EndpointConfig c, Done done);
   HERALD_DECL void start_on_loop();
   HERALD_DECL void stop_on_loop();
-  HERALD_DECL Endpoint& attach(EndpointRecord rec, Url url, Secret secret);
+  HERALD_DECL Endpoint& attach(EndpointRecord rec, Url url, SigningKeys keys);
   HERALD_DECL void on_event(Endpoint& ep, const EventPtr& ev);
   HERALD_DECL void commit_batch_locked();
   HERALD_DECL void schedule_commit_locked();
@@ -243,13 +256,13 @@ class Sender {
   HERALD_DECL void post_run();
 
   struct Endpoint final : Subscriber {
-    Endpoint(Sender& s, EndpointRecord r, Url u, Secret k)
-        : sender(s), rec(std::move(r)), url(std::move(u)), secret(std::move(k)) {}
+    Endpoint(Sender& s, EndpointRecord r, Url u, SigningKeys k)
+        : sender(s), rec(std::move(r)), url(std::move(u)), keys(std::move(k)) {}
     void on_event(const EventPtr& ev, Subscription&) override { sender.on_event(*this, ev); }
     Sender& sender;
     EndpointRecord rec;
     Url url;
-    Secret secret;
+    SigningKeys keys;  // parsed from rec.secret; guarded by the sender's mutex
     std::vector<std::unique_ptr<Subscription>> subs;  // touched on the executor only
     std::map<std::int64_t, Message> owed;             // pending and retrying, by seq
     std::set<std::pair<std::int64_t, std::int64_t>> due;  // (next_attempt_ms, seq), not in flight

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace herald::webhook {
 
@@ -442,6 +443,72 @@ HERALD_DECL std::string sign(std::string_view msg_id, std::int64_t timestamp, st
   }
   return out;
 }
+
+/// An endpoint's signing keys: `v1` secrets (`whsec_...`, HMAC-SHA256) and
+/// `v1a` keys (`whsk_...`, ed25519), in any mix. Every key signs every
+/// message, so `webhook-signature` carries one space-separated entry per key
+/// (`v1,<base64> v1a,<base64>`). That is how a key is rotated: add the new one
+/// (deliveries carry both, and a receiver holding either accepts them), and
+/// remove the old one once every receiver has the new one.
+///
+/// @par Example
+/// @code
+/// std::error_code ec;
+/// auto keys = herald::webhook::SigningKeys::parse("whsec_OLD... whsec_NEW...", ec);
+/// std::string header = keys.sign(msg_id, timestamp, body);  // "v1,... v1,..."
+/// @endcode
+///
+/// @par Thread Safety
+/// Immutable after construction; copies share the OpenSSL keys; sign() may run
+/// concurrently.
+class SigningKeys {
+ public:
+  SigningKeys() = default;
+
+  /// Parses a list of keys separated by spaces: `whsk_<base64>` is an ed25519
+  /// key (v1a); anything else is a v1 secret as Secret::parse reads it
+  /// (`whsec_<base64>`, or bare base64). A public key (`whpk_`) signs nothing
+  /// and is refused. An empty list or a malformed key sets `ec` to
+  /// error::webhook_bad_secret and returns an empty set.
+  static SigningKeys parse(std::string_view list, std::error_code& ec) {
+    ec = {};
+    SigningKeys out;
+    while (!list.empty()) {
+      const std::size_t sp = list.find(' ');
+      const std::string_view k = list.substr(0, sp);
+      list.remove_prefix(sp == std::string_view::npos ? list.size() : sp + 1);
+      if (k.empty()) continue;
+      if (k.starts_with(VerifyingKey::prefix)) ec = error::webhook_bad_secret;
+      else if (k.starts_with(SigningKey::prefix)) out.keys_.push_back(SigningKey::parse(k, ec));
+      else out.secrets_.push_back(Secret::parse(k, ec));
+      if (ec) return {};
+    }
+    if (out.empty()) {
+      ec = error::webhook_bad_secret;
+      return {};
+    }
+    return out;
+  }
+
+  void add(Secret s) { secrets_.push_back(std::move(s)); }
+  void add(SigningKey k) { keys_.push_back(std::move(k)); }
+
+  /// The `webhook-signature` value: one entry per key, v1 entries first.
+  /// @throws std::runtime_error if the set is empty or OpenSSL fails.
+  std::string sign(std::string_view msg_id, std::int64_t timestamp, std::string_view body) const {
+    if (empty()) detail::throw_openssl("signing (no key)");
+    return webhook::sign(msg_id, timestamp, body, secrets_, keys_);
+  }
+
+  std::span<const Secret> secrets() const noexcept { return secrets_; }
+  std::span<const SigningKey> keys() const noexcept { return keys_; }
+  std::size_t size() const noexcept { return secrets_.size() + keys_.size(); }
+  bool empty() const noexcept { return size() == 0; }
+
+ private:
+  std::vector<Secret> secrets_;
+  std::vector<SigningKey> keys_;
+};
 
 // ----------------------------------------------------------- Stripe and GitHub
 

@@ -1,8 +1,10 @@
 #include <herald/webhook/signature.hpp>
+#include <herald/webhook/verifier.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -149,4 +151,44 @@ TEST_CASE("Stripe and GitHub signing", "[webhook][signature]") {
   // the whsec_ secret is the raw key.
   CHECK(stripe_sign("whsec_test_secret", 1700000000, R"({"id":"evt_1"})") ==
         "t=1700000000,v1=248a374f50f943a28b0f6ab50faf9a7e7e29b710fa26df9fb1618b9bf8ea9c9a");
+}
+
+TEST_CASE("webhook SigningKeys: one signature per key, each verifies alone", "[webhook][signature]") {
+  namespace wh = herald::webhook;
+  std::error_code ec;
+  const std::string old_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  const wh::Secret fresh = wh::Secret::generate();
+  const wh::SigningKey ed = wh::SigningKey::generate();
+  const auto keys = wh::SigningKeys::parse(old_secret + "  " + fresh.to_string() + " " + ed.to_string(), ec);
+  REQUIRE_FALSE(ec);
+  CHECK(keys.size() == 3);
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string sig = keys.sign("msg_1", now, "{}");
+  CHECK(sig.starts_with("v1,"));
+  CHECK(sig.find(" v1,") != std::string::npos);
+  CHECK(sig.find(" v1a,") != std::string::npos);
+  const std::string ts = std::to_string(now);
+  const wh::StandardHeaders h{.id = "msg_1", .timestamp = ts, .signature = sig};
+  const auto t = std::chrono::system_clock::now();
+  std::vector<wh::Secret> only_old{wh::Secret::parse(old_secret, ec)}, only_new{fresh}, other{wh::Secret::generate()};
+  std::vector<wh::VerifyingKey> only_pub{ed.public_key()};
+  CHECK_FALSE(wh::verify_standard(h, "{}", only_old, t));
+  CHECK_FALSE(wh::verify_standard(h, "{}", only_new, t));
+  CHECK_FALSE(wh::verify_standard(h, "{}", {}, only_pub, t));
+  CHECK(wh::verify_standard(h, "{}", other, t) == herald::error::webhook_bad_signature);
+  CHECK(wh::verify_standard(h, "{}!", only_old, t) == herald::error::webhook_bad_signature);
+
+  // One secret, as before: exactly what sign() gives.
+  const auto one = wh::SigningKeys::parse(old_secret, ec);
+  REQUIRE_FALSE(ec);
+  CHECK(one.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, R"({"test": 2432232314})") ==
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+
+  // Refused: nothing, a malformed key, a public key (it signs nothing).
+  for (std::string bad : {std::string(""), std::string("  "), old_secret + " whsec_!!!", ed.public_key().to_string()}) {
+    INFO(bad);
+    CHECK(wh::SigningKeys::parse(bad, ec).empty());
+    CHECK(ec == herald::error::webhook_bad_secret);
+  }
 }

@@ -12,6 +12,18 @@ HERALD_DECL std::string random_endpoint_id() {
   base64url_append(id, b, sizeof b);
   return id;
 }
+
+/// The keys of `secret` and `keys` as one space-separated list (how the
+/// outbox stores them, in EndpointRecord::secret).
+HERALD_DECL std::string join_keys(std::string_view secret, const std::vector<std::string>& keys) {
+  std::string out(secret);
+  for (const auto& k : keys) {
+    if (k.empty()) continue;
+    if (!out.empty()) out.push_back(' ');
+    out.append(k);
+  }
+  return out;
+}
 }  // namespace detail
 
 HERALD_DECL Sender::Sender(asio::any_io_executor ex, Hub& hub, std::unique_ptr<Outbox> outbox, SenderOptions o)
@@ -39,8 +51,8 @@ HERALD_DECL std::int64_t Sender::now_ms() const {
          std::chrono::duration_cast<std::chrono::milliseconds>(opt_.time->now() - anchor_).count();
 }
 
-HERALD_DECL Sender::Endpoint& Sender::attach(EndpointRecord rec, Url url, Secret secret) {
-  auto ep = std::make_unique<Endpoint>(*this, std::move(rec), std::move(url), std::move(secret));
+HERALD_DECL Sender::Endpoint& Sender::attach(EndpointRecord rec, Url url, SigningKeys keys) {
+  auto ep = std::make_unique<Endpoint>(*this, std::move(rec), std::move(url), std::move(keys));
   Endpoint& ref = *ep;
   for (const auto& t : ref.rec.topics) {
     auto sub = std::make_unique<Subscription>();
@@ -56,7 +68,7 @@ HERALD_DECL void Sender::start_on_loop() {
   for (auto& rec : outbox_->endpoints()) {
     std::error_code ec1, ec2;
     Url u = parse_url(rec.url, ec1);
-    Secret s = Secret::parse(rec.secret, ec2);
+    SigningKeys s = SigningKeys::parse(rec.secret, ec2);  // one whsec_ as stored by older versions, or a list
     if (ec1 || ec2) continue;  // stored by a version that accepted it; skip rather than refuse to start
     Endpoint& ep = attach(std::move(rec), std::move(u), std::move(s));
     ep.dead = outbox_->counts(ep.rec.id).dead;
@@ -89,7 +101,8 @@ HERALD_DECL void Sender::add_endpoint_impl(EndpointConfig c, Done done) {
   std::error_code ec;
   Url url = parse_url(c.url, ec);
   if (ec) return fail(error::webhook_bad_url);
-  Secret secret = Secret::parse(c.secret, ec);
+  std::string key_list = detail::join_keys(c.secret, c.keys);
+  SigningKeys keys = SigningKeys::parse(key_list, ec);
   if (ec) return fail(error::webhook_bad_secret);
   if (c.topics.empty()) return fail(error::invalid_topic);
   for (const auto& t : c.topics)
@@ -97,13 +110,13 @@ HERALD_DECL void Sender::add_endpoint_impl(EndpointConfig c, Done done) {
   EndpointRecord rec;
   rec.id = c.id.empty() ? detail::random_endpoint_id() : c.id;
   rec.url = c.url;
-  rec.secret = c.secret;
+  rec.secret = std::move(key_list);
   rec.topics = std::move(c.topics);
   rec.max_in_flight = c.options.max_in_flight;
   rec.ordered = c.options.ordered;
   // Checked at registration too, so a forbidden target is refused up front
   // (400 in the demo) instead of failing every attempt later.
-  auto register_it = [this, done, rec = std::move(rec), url, secret](std::error_code ec, Resolved r) mutable {
+  auto register_it = [this, done, rec = std::move(rec), url, keys](std::error_code ec, Resolved r) mutable {
     if (ec) return done(ec, {});
     if (auto bad = check(r, opt_.ssrf)) return done(bad, {});
     std::string id = rec.id;
@@ -111,7 +124,7 @@ HERALD_DECL void Sender::add_endpoint_impl(EndpointConfig c, Done done) {
       std::lock_guard lk(mu_);
       if (endpoints_.count(id)) return done(make_error_code(error::invalid_argument), {});
       outbox_->put_endpoint(rec);
-      attach(std::move(rec), std::move(url), std::move(secret));
+      attach(std::move(rec), std::move(url), std::move(keys));
     }
     done({}, std::move(id));
   };
@@ -255,7 +268,7 @@ HERALD_DECL void Sender::send(Endpoint& ep, std::int64_t seq, const Resolved& r)
     req.headers = {{"Content-Type", "application/json"},
                    {"webhook-id", m.msg_id},
                    {"webhook-timestamp", std::to_string(ts)},
-                   {"webhook-signature", sign(m.msg_id, ts, m.body, ep.secret)}};
+                   {"webhook-signature", ep.keys.sign(m.msg_id, ts, m.body)}};
     req.body = m.body;
   }
   client_.async_request(std::move(t), std::move(req), [this, &ep, seq](std::error_code ec, http::Response res) {
@@ -393,6 +406,24 @@ HERALD_DECL bool Sender::enable(std::string_view id) {
   }
   post_run();
   return true;
+}
+
+HERALD_DECL std::error_code Sender::set_signing_keys(std::string_view id, const std::vector<std::string>& keys) {
+  std::string list = detail::join_keys({}, keys);
+  std::error_code ec;
+  SigningKeys parsed = SigningKeys::parse(list, ec);
+  if (ec) return make_error_code(error::webhook_bad_secret);
+  std::lock_guard lk(mu_);
+  auto it = endpoints_.find(id);
+  if (it == endpoints_.end()) return make_error_code(error::not_found);
+  Endpoint& ep = *it->second;
+  ep.keys = std::move(parsed);
+  ep.rec.secret = std::move(list);
+  // put_endpoint writes the whole row, delivered count included: commit the
+  // deliveries still batched first, so the row and the count agree.
+  commit_batch_locked();
+  outbox_->put_endpoint(ep.rec);
+  return {};
 }
 
 HERALD_DECL void Sender::tick() { post_run(); }
