@@ -507,7 +507,7 @@ wh::Secret secret_of(const std::string& s) {
 }
 }  // namespace
 
-TEST_CASE("webhook sender: several signing keys, each verifies alone; rotation", "[io][webhook]") {
+TEST_CASE("webhook sender: several signing keys, each verifies alone, and rotation", "[io][webhook]") {
   Receiver rx;
   Rig rig({.ssrf = wh::SsrfPolicy::allow_local()});
   const std::string fresh = wh::Secret::generate().to_string();
@@ -552,7 +552,7 @@ TEST_CASE("webhook sender: several signing keys, each verifies alone; rotation",
   CHECK_FALSE(ec2);
 }
 
-TEST_CASE("webhook sender: the SQLite outbox keeps the signing keys; old rows still load", "[io][webhook][outbox]") {
+TEST_CASE("webhook sender: the SQLite outbox keeps the signing keys, and old rows still load", "[io][webhook][outbox]") {
   Receiver rx;
   const auto dir = std::filesystem::temp_directory_path() / ("herald-whk-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
