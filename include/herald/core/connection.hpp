@@ -102,11 +102,9 @@ class Connection final : public Subscriber,
   template <class... Args>
   explicit Connection(Key, Stream stream, Args&&... args)
       : stream_(std::move(stream)),
-        ctx_(static_cast<asio::io_context&>(stream_.get_executor().context())),
-        loop_(Loop::of(ctx_)),
+        loop_(Loop::of(static_cast<asio::io_context&>(stream_.get_executor().context()))),
         transport_(make_transport(std::forward<Args>(args)...)) {
-    metrics_ = &transport_.metrics();
-    Metrics::add(metrics_->connections[Metrics::idx(Transport::kind)], 1);
+    Metrics::add(metrics().connections[Metrics::idx(Transport::kind)], 1);
     counted_ = true;
     std::error_code ec;
     if constexpr (detail::is_plain_tcp<Stream>) stream_.non_blocking(true, ec);
@@ -133,9 +131,9 @@ class Connection final : public Subscriber,
   Transport& transport() noexcept { return transport_; }
   Stream& stream() noexcept { return stream_; }
   executor_type get_executor() noexcept { return stream_.get_executor(); }
-  asio::io_context& context() noexcept { return ctx_; }
+  asio::io_context& context() noexcept { return loop_.get_io_context(); }
   Loop& loop() noexcept { return loop_; }
-  Metrics& metrics() noexcept { return *metrics_; }
+  Metrics& metrics() noexcept { return transport_.metrics(); }
   Clock::time_point now() const noexcept { return loop_.now(); }
   SendQueue& queue() noexcept { return queue_; }
   bool is_open() const noexcept { return state_ == State::open; }
@@ -196,7 +194,7 @@ class Connection final : public Subscriber,
   // Subscriber
   void on_event(const EventPtr& ev, Subscription& sub) override {
     if (state_ != State::open) return;
-    Metrics::add(metrics_->deliveries[Metrics::idx(Transport::kind)]);
+    Metrics::add(metrics().deliveries[Metrics::idx(Transport::kind)]);
     transport_.on_event(*this, ev, sub);
   }
 
@@ -234,18 +232,18 @@ class Connection final : public Subscriber,
     std::size_t before = queue_.bytes();
     PushResult r = queue_.push(std::move(c));
     if (r == PushResult::overflow) {
-      Metrics::add(metrics_->closed_slow[Metrics::idx(Transport::kind)]);
+      Metrics::add(metrics().closed_slow[Metrics::idx(Transport::kind)]);
       finish(make_error_code(error::queue_overflow));
       return false;
     }
-    Metrics::add(metrics_->queue_bytes, static_cast<std::int64_t>(queue_.bytes()) - static_cast<std::int64_t>(before));
+    Metrics::add(metrics().queue_bytes, static_cast<std::int64_t>(queue_.bytes()) - static_cast<std::int64_t>(before));
     if (r == PushResult::full && !gate_held_ && hub_) {  // `wait`: kept; the publisher is paced
       gate_held_ = true;
       hub_->hold_gate();
     }
     if (std::size_t d = queue_.take_dropped()) {
       stats_.dropped += d;
-      Metrics::add(metrics_->dropped[Metrics::idx(Transport::kind)][static_cast<std::size_t>(queue_.options().policy)], d);
+      Metrics::add(metrics().dropped[Metrics::idx(Transport::kind)][static_cast<std::size_t>(queue_.options().policy)], d);
     }
     if (!writing_) loop_.defer_flush(this);
     return true;
@@ -264,7 +262,7 @@ class Connection final : public Subscriber,
       if (!tls_buf_) tls_buf_ = std::make_unique_for_overwrite<char[]>(kStreamBuffer);
       stream_.async_read_some(asio::buffer(tls_buf_.get(), kStreamBuffer), [self](std::error_code ec, std::size_t n) {
         if (ec) return self->on_read_error(ec);
-        Metrics::add(self->metrics_->bytes_in[Metrics::idx(Transport::kind)], n);
+        Metrics::add(self->metrics().bytes_in[Metrics::idx(Transport::kind)], n);
         self->stats_.bytes_in += n;
         self->transport_.on_read(*self, std::span<char>(self->tls_buf_.get(), n));
         if (self->state_ != State::closed) self->read();
@@ -280,7 +278,7 @@ class Connection final : public Subscriber,
       std::size_t n = stream_.read_some(asio::buffer(buf, Loop::kReadBufferSize), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) break;
       if (ec) return on_read_error(ec);
-      Metrics::add(metrics_->bytes_in[Metrics::idx(Transport::kind)], n);
+      Metrics::add(metrics().bytes_in[Metrics::idx(Transport::kind)], n);
       stats_.bytes_in += n;
       transport_.on_read(*this, std::span<char>(buf, n));
       if (n < Loop::kReadBufferSize) break;
@@ -343,8 +341,8 @@ class Connection final : public Subscriber,
     stats_.bytes_out += w;
     queue_.consume(w);
     if (gate_held_ && queue_.below_low_watermark()) release_gate();
-    Metrics::add(metrics_->queue_bytes, -static_cast<std::int64_t>(w));
-    Metrics::add(metrics_->bytes_out[Metrics::idx(Transport::kind)], w);
+    Metrics::add(metrics().queue_bytes, -static_cast<std::int64_t>(w));
+    Metrics::add(metrics().bytes_out[Metrics::idx(Transport::kind)], w);
   }
 
   void drained() {
@@ -362,7 +360,7 @@ class Connection final : public Subscriber,
   }
 
   void uncount() {
-    if (counted_) Metrics::add(metrics_->connections[Metrics::idx(Transport::kind)], -1);
+    if (counted_) Metrics::add(metrics().connections[Metrics::idx(Transport::kind)], -1);
     counted_ = false;
   }
 
@@ -373,7 +371,7 @@ class Connection final : public Subscriber,
     auto self = this->shared_from_this();  // on_close may drop the last owner
     transport_.on_close(*this, reason);
     loop_.remove(this);
-    Metrics::add(metrics_->queue_bytes, -static_cast<std::int64_t>(queue_.bytes()));
+    Metrics::add(metrics().queue_bytes, -static_cast<std::int64_t>(queue_.bytes()));
     queue_.clear();
     release_gate();
     std::error_code ignored;
@@ -384,10 +382,8 @@ class Connection final : public Subscriber,
   }
 
   Stream stream_;
-  asio::io_context& ctx_;
   Loop& loop_;
   Transport transport_;
-  Metrics* metrics_ = nullptr;
   Hub* hub_ = nullptr;   // set by subscribe(): whose gate a `wait` queue holds
   Stats stats_;
   SendQueue queue_;

@@ -130,30 +130,32 @@ class SendQueue {
 
   /// Give back the ring's memory (an idle connection should hold none).
   void shrink() {
-    if (count_ == 0) { std::vector<Chunk>().swap(ring_); head_ = 0; }
+    if (count_ == 0) { ring_.reset(); cap_ = 0; head_ = 0; }
   }
 
  private:
-  Chunk& at(std::size_t i) { return ring_[(head_ + i) & (ring_.size() - 1)]; }
-  const Chunk& at(std::size_t i) const { return ring_[(head_ + i) & (ring_.size() - 1)]; }
+  Chunk& at(std::size_t i) { return ring_[(head_ + i) & (cap_ - 1)]; }
+  const Chunk& at(std::size_t i) const { return ring_[(head_ + i) & (cap_ - 1)]; }
   // The front chunk, once partly written, must go out whole.
   std::size_t first_replaceable() const noexcept { return offset_ > 0 ? 1 : 0; }
 
   void append(Chunk c) {
-    if (count_ == ring_.size()) grow();
+    if (count_ == cap_) grow();
     bytes_ += c.bytes.size();
     at(count_) = std::move(c);
     ++count_;
   }
   void grow() {
-    std::vector<Chunk> next(ring_.empty() ? 8 : ring_.size() * 2);
+    const std::uint32_t cap = cap_ == 0 ? 8 : cap_ * 2;
+    auto next = std::make_unique<Chunk[]>(cap);
     for (std::size_t i = 0; i < count_; ++i) next[i] = std::move(at(i));
-    ring_.swap(next);
+    ring_ = std::move(next);
+    cap_ = cap;
     head_ = 0;
   }
   void pop_front() {
     at(0) = Chunk{};
-    head_ = (head_ + 1) & (ring_.size() - 1);
+    head_ = (head_ + 1) & (cap_ - 1);
     --count_;
     offset_ = 0;
   }
@@ -171,9 +173,12 @@ class SendQueue {
     return false;
   }
 
+  // Compact: every connection has one, idle or not.
   QueueOptions opt_;
-  std::vector<Chunk> ring_;   // size is 0 or a power of two
-  std::size_t head_ = 0, count_ = 0, offset_ = 0, bytes_ = 0, dropped_ = 0;
+  std::unique_ptr<Chunk[]> ring_;
+  std::uint32_t cap_ = 0;  // 0 or a power of two
+  std::uint32_t head_ = 0, count_ = 0, dropped_ = 0;
+  std::size_t offset_ = 0, bytes_ = 0;
 };
 
 }  // namespace herald
