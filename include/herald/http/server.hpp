@@ -355,6 +355,11 @@ class HttpTransport final : public Exchange {
       dispatch(c);
       unread_ = {};
       if (taken_) return;
+      // Answered: an idle keep-alive session keeps nothing of the request.
+      if (!parked_) {
+        request_ = {};
+        params_ = {};
+      }
       if (parked_ && !data.empty()) pending_.append(data.data(), data.size());
       // A response still being written keeps the next request waiting its turn
       // only when parked or taken; otherwise responses queue in order.
