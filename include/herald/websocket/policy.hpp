@@ -209,8 +209,7 @@ class WebSocketPolicy {
     using H = std::decay_t<Handler>;
     auto op = std::make_unique<detail::WsReceiveOpImpl<H, asio::any_io_executor>>(std::forward<Handler>(h),
                                                                                   std::move(fallback));
-    if (!inbox_) inbox_ = std::make_unique<detail::WsInbox>();
-    inbox_->waiting = std::move(op);
+    inbox().waiting = std::move(op);
     pump_inbox();
   }
 
@@ -318,14 +317,20 @@ class WebSocketPolicy {
     std::optional<auth::TokenBucket> bucket;    // server: message_rate, from the first message on
     std::optional<websocket::Deflater> deflater;  // negotiated: from the first compressed send on
     std::string peer_reason;                    // the peer's close reason
+    std::unique_ptr<detail::WsInbox> inbox;     // client without on_message only
     bool needed() const noexcept {
       return !response.empty() || after || !topic.empty() || !subprotocol.empty() || publish || bucket || deflater ||
-             !peer_reason.empty();
+             !peer_reason.empty() || inbox;
     }
   };
   Cold& cold() {
     if (!cold_) cold_ = std::make_unique<Cold>();
     return *cold_;
+  }
+  detail::WsInbox& inbox() {
+    auto& in = cold().inbox;
+    if (!in) in = std::make_unique<detail::WsInbox>();
+    return *in;
   }
   void trim_cold() noexcept {
     if (cold_ && !cold_->needed()) cold_.reset();
@@ -348,10 +353,10 @@ class WebSocketPolicy {
   const std::string* subprotocol_ = nullptr;
   std::unique_ptr<Cold> cold_;
   Subscription sub_;
-  std::unique_ptr<detail::WsInbox> inbox_;  // client without on_message only
   Clock::time_point expires_;                 // min(options' expires, the token's lapse)
+  // When a byte last arrived; once a ping is sent (awaiting_pong_), when it
+  // was sent: any byte heard after it ends the wait.
   Clock::time_point last_heard_{};
-  Clock::time_point ping_sent_{};
   std::optional<websocket::DeflateParams> deflate_;
   websocket::Role role_;
   std::uint16_t peer_code_ = 0;

@@ -93,8 +93,11 @@ class Reader {
  public:
   /// A reader with the given options.
   explicit Reader(ReaderOptions opts = {})
-      : opts_(std::move(opts)),
-        inflater_(inflate_window_bits(opts_), inflate_takeover(opts_)) {}
+      : max_message_size_(opts.max_message_size),
+        role_(opts.role),
+        deflate_(opts.deflate.has_value()),
+        allow_rsv1_(opts.allow_rsv1),
+        inflater_(inflate_window_bits(opts), inflate_takeover(opts)) {}
 
   /// Consumes bytes from the front of `input` (advancing it) until one event
   /// is complete, and returns it; returns `need_more` once `input` is empty.
@@ -130,7 +133,6 @@ class Reader {
   /// uses context takeover).
   bool holds_zlib_state() const noexcept { return inflater_.holds_state(); }
   /// The options given at construction.
-  const ReaderOptions& options() const noexcept { return opts_; }
 
  private:
   enum class State : std::uint8_t { header, payload, closed, failed };
@@ -151,7 +153,9 @@ class Reader {
   Event deliver_message();
   Event read_data(std::span<std::uint8_t>& input);
 
-  ReaderOptions opts_;
+  // What the reader keeps of its options (no copy of them: every
+  // connection has a reader).
+  std::size_t max_message_size_;
   FrameHeader frame_;
   std::uint64_t remaining_ = 0;  // payload bytes of this frame still to come
   std::uint64_t offset_ = 0;     // payload bytes of this frame already seen (mask phase)
@@ -164,6 +168,9 @@ class Reader {
   bool message_rsv1_ = false;
   bool release_pending_ = false;
   bool control_delivered_ = false;
+  Role role_;
+  bool deflate_;
+  bool allow_rsv1_;
   herald::error error_ = herald::error::ok;
   // Assembly buffers, made only while a message or a control frame is split
   // across reads or fragmented: an idle reader holds no heap memory and
@@ -222,8 +229,8 @@ inline Event Reader::check_header() {
   if (h.rsv2 || h.rsv3) return fail(herald::error::ws_protocol_error);
   if (is_reserved_opcode(h.opcode)) return fail(herald::error::ws_protocol_error);
   // Clients mask, servers do not (section 5.1), whatever the payload length.
-  if (h.masked != (opts_.role == Role::server)) return fail(herald::error::ws_protocol_error);
-  const bool rsv1_ok = opts_.deflate.has_value() || opts_.allow_rsv1;
+  if (h.masked != (role_ == Role::server)) return fail(herald::error::ws_protocol_error);
+  const bool rsv1_ok = deflate_ || allow_rsv1_;
   if (is_control(op)) {
     if (!h.fin || h.payload_length > 125 || h.rsv1) return fail(herald::error::ws_protocol_error);
     return {};
@@ -235,13 +242,13 @@ inline Event Reader::check_header() {
     if (in_message_ || (h.rsv1 && !rsv1_ok)) return fail(herald::error::ws_protocol_error);
     in_message_ = true;
     message_op_ = op;
-    compressed_ = h.rsv1 && opts_.deflate.has_value();
+    compressed_ = h.rsv1 && deflate_;
     message_rsv1_ = h.rsv1 && !compressed_;
     utf8_.reset();
   }
   // Fail before buffering anything: the wire size of an uncompressed frame is
   // what it adds to the message. Compressed frames count as they inflate.
-  if (!compressed_ && h.payload_length > opts_.max_message_size - message_size())
+  if (!compressed_ && h.payload_length > max_message_size_ - message_size())
     return fail(herald::error::ws_message_too_big);
   return {};
 }
@@ -277,7 +284,7 @@ inline Event Reader::deliver_message() {
   std::string& message = message_buf();
   if (compressed_) {
     const std::size_t before = message.size();
-    const auto ec = inflater_.finish(message, opts_.max_message_size);
+    const auto ec = inflater_.finish(message, max_message_size_);
     if (message_op_ == Opcode::text && !utf8_.feed(message.data() + before, message.size() - before))
       return fail(herald::error::ws_invalid_utf8);
     if (ec) return fail(static_cast<herald::error>(ec.value()));
@@ -318,7 +325,7 @@ inline Event Reader::read_data(std::span<std::uint8_t>& input) {
   const std::size_t before = message.size();
   std::error_code ec;
   if (compressed_) {
-    ec = inflater_.inflate(input.data(), n, message, opts_.max_message_size);
+    ec = inflater_.inflate(input.data(), n, message, max_message_size_);
   } else {
     if (n != 0 && message.capacity() < 16) {
       message.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, 64u << 10)));

@@ -133,6 +133,7 @@ HERALD_DECL void WebSocketPolicy::start() {
 HERALD_DECL void WebSocketPolicy::read(std::span<char> bytes) {
   if (!conn_) return;
   last_heard_ = ops_->now(conn_);
+  awaiting_pong_ = false;  // liveness is any byte
   std::span<std::uint8_t> in(reinterpret_cast<std::uint8_t*>(bytes.data()), bytes.size());
   if (closing_) {
     // Lingering after our close frame: only the peer's close code matters.
@@ -183,20 +184,20 @@ HERALD_DECL void WebSocketPolicy::deliver(websocket::Opcode op, std::string_view
   }
   if (opt_->on_message) return opt_->on_message(*this, op, payload);
   if (role_ != websocket::Role::client) return;
-  if (!inbox_) inbox_ = std::make_unique<detail::WsInbox>();
-  inbox_->messages.push_back({op, std::string(payload), 0});
+  inbox().messages.push_back({op, std::string(payload), 0});
   pump_inbox();
 }
 
 HERALD_DECL void WebSocketPolicy::pump_inbox() {
-  if (!inbox_ || !inbox_->waiting) return;
-  if (!inbox_->messages.empty()) {
-    auto op = std::move(inbox_->waiting);
-    websocket::Message m = std::move(inbox_->messages.front());
-    inbox_->messages.pop_front();
+  detail::WsInbox* in = cold_ ? cold_->inbox.get() : nullptr;
+  if (!in || !in->waiting) return;
+  if (!in->messages.empty()) {
+    auto op = std::move(in->waiting);
+    websocket::Message m = std::move(in->messages.front());
+    in->messages.pop_front();
     op->complete({}, std::move(m));
-  } else if (inbox_->ended) {
-    auto op = std::move(inbox_->waiting);
+  } else if (in->ended) {
+    auto op = std::move(in->waiting);
     op->complete(make_error_code(error::closed), {});
   }
 }
@@ -265,19 +266,16 @@ HERALD_DECL void WebSocketPolicy::tick(Clock::time_point now) {
   if (closing_) return;  // the connection's close deadline governs now
   if (now >= expires_) return start_close(1008, "access expired", make_error_code(error::ws_policy_violation));
   if (opt_->ping_interval.count() > 0) {
-    if (awaiting_pong_ && last_heard_ < ping_sent_) {
-      if (now >= ping_sent_ + opt_->pong_timeout) {
+    if (awaiting_pong_) {
+      if (now >= last_heard_ + opt_->pong_timeout) {
         Metrics::add(metrics_->ws_dead_peers);
         closing_ = true;
         return ops_->close(conn_, make_error_code(error::timeout), false, {}, false);
       }
-    } else {
-      awaiting_pong_ = false;
-      if (now >= last_heard_ + opt_->ping_interval) {
-        send_control(websocket::Opcode::ping, {});
-        awaiting_pong_ = true;
-        ping_sent_ = now;
-      }
+    } else if (now >= last_heard_ + opt_->ping_interval) {
+      send_control(websocket::Opcode::ping, {});
+      awaiting_pong_ = true;
+      last_heard_ = now;
     }
   }
   schedule();
@@ -287,7 +285,7 @@ HERALD_DECL void WebSocketPolicy::schedule() {
   Clock::time_point t = expires_;
   if (opt_->ping_interval.count() > 0) {
     const Clock::time_point p =
-        awaiting_pong_ ? ping_sent_ + opt_->pong_timeout : last_heard_ + opt_->ping_interval;
+        awaiting_pong_ ? last_heard_ + opt_->pong_timeout : last_heard_ + opt_->ping_interval;
     if (p < t) t = p;
   }
   ops_->set_deadline(conn_, t);
@@ -299,9 +297,9 @@ HERALD_DECL void WebSocketPolicy::ended(std::error_code) {
   const std::uint16_t code = peer_code_ ? peer_code_ : static_cast<std::uint16_t>(websocket::CloseCode::abnormal);
   if (opt_->on_close) opt_->on_close(*this, code);
   if (role_ == websocket::Role::client && !opt_->on_message) {
-    if (!inbox_) inbox_ = std::make_unique<detail::WsInbox>();
-    inbox_->messages.push_back({websocket::Opcode::close, cold_ ? cold_->peer_reason : std::string(), code});
-    inbox_->ended = true;
+    auto& in = inbox();
+    in.messages.push_back({websocket::Opcode::close, cold_->peer_reason, code});
+    in.ended = true;
     pump_inbox();
   }
 }
