@@ -104,6 +104,21 @@ inline std::string stats_json(const herald::webhook::EndpointStats& s) {
   return o;
 }
 
+inline constexpr const char* keys_error =
+    "\"keys\" must be a non-empty array of signing keys (whsec_... for v1, whsk_... for v1a)";
+
+/// Reads the optional `"keys"` array of strings into `out`; false if malformed.
+inline bool read_keys(const herald::json::Value& doc, std::vector<std::string>& out) {
+  const auto* keys = doc.find("keys");
+  if (!keys) return true;
+  if (!keys->as_array() || keys->as_array()->empty()) return false;
+  for (const auto& k : *keys->as_array()) {
+    if (!k.as_string() || k.as_string()->empty()) return false;
+    out.push_back(*k.as_string());
+  }
+  return true;
+}
+
 }  // namespace detail
 
 /// Adds the webhook routes to the demo's server; the returned object owns
@@ -129,10 +144,13 @@ inline std::unique_ptr<Webhooks> add_webhook_routes(Demo& d) {
     const auto* secret = doc->find("secret");
     const auto* topics = doc->find("topics");
     if (!url || !url->as_string()) return ex.respond_error(400, "\"url\" must be a string");
-    if (!secret || !secret->as_string()) return ex.respond_error(400, "\"secret\" must be a whsec_ string");
+    if (secret && !secret->as_string()) return ex.respond_error(400, "\"secret\" must be a whsec_ string");
     if (!topics || !topics->as_array() || topics->as_array()->empty())
       return ex.respond_error(400, "\"topics\" must be a non-empty array of topic names");
-    wh::EndpointConfig cfg{.url = *url->as_string(), .secret = *secret->as_string()};
+    wh::EndpointConfig cfg{.url = *url->as_string(), .secret = secret ? *secret->as_string() : std::string()};
+    if (!detail::read_keys(*doc, cfg.keys)) return ex.respond_error(400, detail::keys_error);
+    if (cfg.secret.empty() && cfg.keys.empty())
+      return ex.respond_error(400, "give \"secret\" or \"keys\": at least one signing key");
     for (const auto& t : *topics->as_array()) {
       if (!t.as_string() || !herald::valid_topic(*t.as_string()))
         return ex.respond_error(400, "topic must be 1-128 of A-Za-z0-9_.-");
@@ -163,6 +181,24 @@ inline std::unique_ptr<Webhooks> add_webhook_routes(Demo& d) {
     auto st = w->sender().stats(ex.param("id"));
     if (!st) return ex.respond_error(404, "no such endpoint");
     ex.respond(200, "application/json", detail::stats_json(*st));
+  });
+
+  // Rotation: PUT {old, new}, later PUT {new}. Attempts started after the
+  // answer are signed with the new list.
+  s.route("PUT", "/hooks/endpoints/{id}/keys", [w](herald::Exchange& ex) {
+    auto doc = herald::json::parse(ex.request().body());
+    std::vector<std::string> keys;
+    if (!doc || !doc->is_object() || !doc->find("keys") || !detail::read_keys(*doc, keys) || keys.empty())
+      return ex.respond_error(400, detail::keys_error);
+    // Who may register an endpoint for its topics may change its keys.
+    auto st = w->sender().stats(ex.param("id"));
+    if (!st) return ex.respond_error(404, "no such endpoint");
+    for (const auto& t : st->topics)
+      if (!ex.authorize(t, herald::auth::Action::subscribe)) return;
+    auto ec = w->sender().set_signing_keys(ex.param("id"), keys);
+    if (ec == herald::error::not_found) return ex.respond_error(404, "no such endpoint");
+    if (ec) return ex.respond_error(400, ec.message());
+    ex.respond(200, "application/json", "{\"keys\":" + std::to_string(keys.size()) + "}");
   });
 
   s.route("POST", "/hooks/endpoints/{id}/replay", [w](herald::Exchange& ex) {

@@ -115,6 +115,22 @@ await run('auth (herald-demo --auth-secret)', async (t) => {
       headers: { Authorization: `Bearer ${good}`, 'Content-Type': 'application/json' }, body: two });
     t.check('webhook registration: one topic outside the token -> 403', r.status === 403, `got ${r.status}`);
   }
+  // Changing an endpoint's signing keys needs the same rights as registering it.
+  {
+    const reg = await withTimeout(fetch(`${demo.url}/hooks/endpoints`, {
+      method: 'POST', headers: { Authorization: `Bearer ${good}`, 'Content-Type': 'application/json' }, body: hook,
+    }), T, 'register an endpoint');
+    const { id } = await reg.json();
+    const keys = JSON.stringify({ keys: [`whsec_${crypto.randomBytes(24).toString('base64')}`] });
+    for (const [what, tok, status] of bad) {
+      const p = place(`${demo.url}/hooks/endpoints/${id}/keys`, { 'Content-Type': 'application/json' }, tok, 'header');
+      const r = await http('PUT', p.url, { headers: p.headers, body: keys });
+      t.check(`webhook keys: ${what} -> ${status}`, r.status === status, `got ${r.status}`);
+    }
+    const r = await http('PUT', `${demo.url}/hooks/endpoints/${id}/keys`, {
+      headers: { Authorization: `Bearer ${good}`, 'Content-Type': 'application/json' }, body: keys });
+    t.check('webhook keys: valid token -> 200', r.status === 200, `got ${r.status}`);
+  }
 
   // WebSocket: the handshake subscribes.
   for (const [what, tok, status] of bad) {
