@@ -279,7 +279,8 @@ class HttpTransport final : public Exchange {
   // Exchange
   const http::Request& request() const override { return request_; }
   std::string_view param(std::string_view name) const override {
-    auto v = params_.value(name);
+    if (!params_) return {};
+    auto v = params_->value(name);
     return v ? *v : std::string_view{};
   }
   const std::string& peer() const override { return peer_; }
@@ -358,7 +359,7 @@ class HttpTransport final : public Exchange {
       // Answered: an idle keep-alive session keeps nothing of the request.
       if (!parked_) {
         request_ = {};
-        params_ = {};
+        params_.reset();
       }
       if (parked_ && !data.empty()) pending_.append(data.data(), data.size());
       // A response still being written keeps the next request waiting its turn
@@ -375,14 +376,18 @@ class HttpTransport final : public Exchange {
       bool ka = keep_alive();
       return respond_raw(http::make_error_response(405, "method not allowed", ka, {{"Allow", allow}}), ka);
     }
-    params_ = m.params;
+    // Held only by a request whose route has parameters (8 pairs of views:
+    // 264 B a session would otherwise carry while idle or parked).
+    if (m.params.empty()) params_.reset();
+    else if (params_) *params_ = m.params;
+    else params_ = std::make_unique<typename http::Router<Handler>::Params>(m.params);
     (*m.handler)(*this);
   }
 
   std::shared_ptr<ServerShared> shared_;
   http::RequestParser parser_;
   http::Request request_;
-  typename http::Router<Handler>::Params params_;
+  std::unique_ptr<typename http::Router<Handler>::Params> params_;
   std::string peer_;
   std::string pending_;
   std::string_view unread_;  // during dispatch: the bytes after the current request
