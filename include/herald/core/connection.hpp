@@ -230,6 +230,7 @@ class Connection final : public Subscriber,
   bool push(Chunk c) {
     if (state_ == State::closed) return false;
     std::size_t before = queue_.bytes();
+    queue_.borrow(loop_.rings());  // an empty queue holds no ring: take a spare
     PushResult r = queue_.push(std::move(c));
     if (r == PushResult::overflow) {
       Metrics::add(metrics().closed_slow[Metrics::idx(Transport::kind)]);
@@ -346,7 +347,7 @@ class Connection final : public Subscriber,
   }
 
   void drained() {
-    queue_.shrink();
+    queue_.shrink(loop_.rings());  // an idle connection holds no ring; the loop keeps it for the next event
     if constexpr (!kPlain) std::string().swap(out_);  // an idle connection holds no write buffer
     if (state_ == State::open) {
       if constexpr (requires { transport_.on_drained(*this); }) transport_.on_drained(*this);
@@ -373,6 +374,7 @@ class Connection final : public Subscriber,
     loop_.remove(this);
     Metrics::add(metrics().queue_bytes, -static_cast<std::int64_t>(queue_.bytes()));
     queue_.clear();
+    queue_.shrink(loop_.rings());
     release_gate();
     std::error_code ignored;
     auto& sock = stream_.lowest_layer();

@@ -1,8 +1,10 @@
 // herald: state shared by the connections of one event-loop thread: the read
-// buffer they borrow, the scatter list, the coarse sweep timer, and the list of
-// connections whose writes are due at the end of this loop pass.
+// buffer they borrow, the scatter list, the spare send-queue rings, the coarse
+// sweep timer, and the list of connections whose writes are due at the end of
+// this loop pass.
 #pragma once
 #include <herald/core/clock.hpp>
+#include <herald/core/send_queue.hpp>
 
 #include <asio/buffer.hpp>
 #include <asio/io_context.hpp>
@@ -55,6 +57,10 @@ class Loop final : public asio::io_context::service {
     return read_buffer_.get();
   }
   asio::const_buffer* iov() noexcept { return iov_; }
+  /// Spare send-queue rings: a queue that drains gives its ring back here,
+  /// so a delivery to a subscriber that keeps up allocates none. Trimmed by
+  /// the sweep.
+  RingStock& rings() noexcept { return rings_; }
 
   TimeSource& time() const noexcept { return *time_; }
   void set_time_source(TimeSource& t) noexcept { time_ = &t; }
@@ -85,8 +91,10 @@ class Loop final : public asio::io_context::service {
   }
   std::size_t size() const noexcept { return size_; }
 
-  /// Runs every due deadline now. Call on this loop's thread.
+  /// Runs every due deadline now, and frees the spare rings unused since the
+  /// last sweep. Call on this loop's thread.
   void sweep() {
+    rings_.trim();
     auto now = time_->now();
     for (cursor_ = head_; cursor_;) {
       detail::LoopNode* n = cursor_;
@@ -132,7 +140,8 @@ class Loop final : public asio::io_context::service {
   }
 
   void arm() {
-    if (armed_ || manual_ || size_ == 0) return;
+    // Spare rings keep it going one more interval, so that they are trimmed.
+    if (armed_ || manual_ || (size_ == 0 && rings_.empty())) return;
     armed_ = true;
     timer_.expires_after(tick_);
     timer_.async_wait([this](std::error_code ec) {
@@ -158,6 +167,7 @@ class Loop final : public asio::io_context::service {
   detail::LoopNode* cursor_ = nullptr;
   std::size_t size_ = 0;
   std::unique_ptr<char[]> read_buffer_;
+  RingStock rings_;
   asio::const_buffer iov_[kMaxIov];
   std::vector<std::shared_ptr<detail::LoopNode>> dirty_, flushing_;
 };

@@ -2,6 +2,7 @@
 #pragma once
 #include <herald/core/metrics.hpp>
 
+#include <cassert>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -36,6 +37,50 @@ struct Chunk {
 /// What happened to a pushed chunk. `full`: queued past the high watermark
 /// under the `wait` policy; the publisher should wait for room.
 enum class PushResult { queued, conflated, dropped_new, dropped_old, overflow, full };
+
+/// Spare rings of `RingStock::kCapacity` chunks, all slots default, kept by a
+/// loop for its connections: a queue that drains gives its ring back here and
+/// the next event takes it again, so subscribers that keep up cost no
+/// allocation per delivery while idle connections still hold no ring.
+/// Rings enter only from queues, so the stock never holds more than were in
+/// use at once; `trim()`, called from the loop's periodic sweep, frees those
+/// that stayed unused for a whole interval (the low-water mark since the last
+/// trim), so after traffic stops the memory goes back within two intervals.
+/// Not thread-safe: one per loop.
+class RingStock {
+ public:
+  using Ring = std::unique_ptr<Chunk[]>;
+  static constexpr std::uint32_t kCapacity = 8;  ///< a queue's first ring
+
+  /// A spare ring, or a new one.
+  Ring take() {
+    if (spare_.empty()) return std::make_unique<Chunk[]>(kCapacity);
+    Ring r = std::move(spare_.back());
+    spare_.pop_back();
+    if (spare_.size() < low_) low_ = spare_.size();
+    return r;
+  }
+  /// Keeps `r` (kCapacity slots, all `Chunk{}`) for the next `take()`.
+  void give(Ring r) {
+    if (!r) return;
+#ifndef NDEBUG
+    for (std::uint32_t i = 0; i < kCapacity; ++i) assert(!r[i].owner && r[i].bytes.empty());
+#endif
+    spare_.push_back(std::move(r));
+  }
+  /// Frees the rings no `take()` reached since the last trim.
+  void trim() {
+    spare_.resize(spare_.size() - low_);
+    if (spare_.size() * 4 <= spare_.capacity()) spare_.shrink_to_fit();
+    low_ = spare_.size();
+  }
+  std::size_t size() const noexcept { return spare_.size(); }
+  bool empty() const noexcept { return spare_.empty(); }
+
+ private:
+  std::vector<Ring> spare_;
+  std::size_t low_ = 0;  // fewest spare rings since the last trim
+};
 
 /// A FIFO ring of chunks bounded in bytes, with the overflow policies of
 /// DESIGN.md. Not thread-safe: a connection's queue lives on its loop.
@@ -128,9 +173,23 @@ class SendQueue {
     bytes_ = 0;
   }
 
+  /// Slots in the ring (0: it holds none).
+  std::size_t capacity() const noexcept { return cap_; }
+
   /// Give back the ring's memory (an idle connection should hold none).
   void shrink() {
     if (count_ == 0) { ring_.reset(); cap_ = 0; head_ = 0; }
+  }
+  /// Like shrink(), but a first-size ring goes to `stock` for reuse; a grown
+  /// one is freed (rare, and it would pin more memory).
+  void shrink(RingStock& stock) {
+    if (count_ != 0 || cap_ == 0) return;
+    if (cap_ == RingStock::kCapacity) stock.give(std::move(ring_));
+    shrink();
+  }
+  /// Before a push: a queue holding no ring takes one from `stock`.
+  void borrow(RingStock& stock) {
+    if (cap_ == 0) { ring_ = stock.take(); cap_ = RingStock::kCapacity; head_ = 0; }
   }
 
  private:
@@ -146,7 +205,7 @@ class SendQueue {
     ++count_;
   }
   void grow() {
-    const std::uint32_t cap = cap_ == 0 ? 8 : cap_ * 2;
+    const std::uint32_t cap = cap_ == 0 ? RingStock::kCapacity : cap_ * 2;
     auto next = std::make_unique<Chunk[]>(cap);
     for (std::size_t i = 0; i < count_; ++i) next[i] = std::move(at(i));
     ring_ = std::move(next);
