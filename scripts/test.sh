@@ -70,5 +70,7 @@ fuzz() {
 }
 [ -d fuzz ] && [ -f fuzz/CMakeLists.txt ] && stage fuzz fuzz
 
+# One at a time: each measures a server's memory under attack.
+stage abuse ctest_run build/gcc -L '^abuse$' -j 1
 stage integration ctest_run build/gcc -L '^(integration|browser)$' -j 1
 echo "ALL TESTS PASSED"

@@ -9,9 +9,10 @@ import time
 
 
 class Demo:
-    def __init__(self, path, *args, timeout=10.0):
+    def __init__(self, path, *args, timeout=10.0, **popen):
+        popen.setdefault("stderr", subprocess.PIPE)
         self.proc = subprocess.Popen([path, "--port", "0", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     text=True, **popen)
         deadline = time.monotonic() + timeout
         line = ""
         while time.monotonic() < deadline:
@@ -25,7 +26,8 @@ class Demo:
             if self.proc.poll() is not None:
                 break
         self.proc.kill()
-        raise RuntimeError(f"herald-demo did not start: {line!r} {self.proc.stderr.read()}")
+        err = self.proc.stderr.read() if self.proc.stderr else ""
+        raise RuntimeError(f"herald-demo did not start: {line!r} {err}")
 
     def request(self, method, path, body=None, headers=None, timeout=10):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
