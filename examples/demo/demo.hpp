@@ -30,6 +30,9 @@ struct Config {
   std::size_t history = 10000;
   std::chrono::milliseconds heartbeat{15000};
   std::chrono::milliseconds long_poll_max{60000};
+  std::chrono::milliseconds header_timeout{10000};  ///< ServerOptions::header_timeout
+  std::chrono::milliseconds idle_timeout{60000};    ///< ServerOptions::idle_timeout
+  std::chrono::milliseconds write_timeout{30000};   ///< ServerOptions::write_timeout (0: never)
 };
 
 struct Demo {

@@ -27,7 +27,8 @@ namespace {
                "  [--cors-origin ORIGIN]... [--webhook-secret whsec_...] [--allow-private-webhook-targets]\n"
                "  [--webhook-retry-schedule LIST] [--auth-secret SECRET] [--auth-audience AUD]\n"
                "  [--ws-origin ORIGIN]... [--max-body BYTES] [--max-message BYTES] [--max-connections N]\n"
-               "  [--history N] [--heartbeat-ms MS] [--long-poll-max-ms MS]\n",
+               "  [--history N] [--heartbeat-ms MS] [--long-poll-max-ms MS]\n"
+               "  [--header-timeout-ms MS] [--idle-timeout-ms MS] [--write-timeout-ms MS]\n",
                why);
   std::exit(2);
 }
@@ -65,6 +66,9 @@ demo::Config parse(int argc, char** argv) {
     else if (f == "--history") c.history = number("--history", val());
     else if (f == "--heartbeat-ms") c.heartbeat = std::chrono::milliseconds(number("--heartbeat-ms", val()));
     else if (f == "--long-poll-max-ms") c.long_poll_max = std::chrono::milliseconds(number("--long-poll-max-ms", val()));
+    else if (f == "--header-timeout-ms") c.header_timeout = std::chrono::milliseconds(number("--header-timeout-ms", val()));
+    else if (f == "--idle-timeout-ms") c.idle_timeout = std::chrono::milliseconds(number("--idle-timeout-ms", val()));
+    else if (f == "--write-timeout-ms") c.write_timeout = std::chrono::milliseconds(number("--write-timeout-ms", val()));
     else if (f == "--help" || f == "-h") usage("help");
     else usage(("unknown flag " + f).c_str());
   }
@@ -127,6 +131,9 @@ int main(int argc, char** argv) {
   so.threads = cfg.threads;
   so.max_connections = cfg.max_connections;
   so.limits.max_body = cfg.max_body;
+  so.header_timeout = cfg.header_timeout;
+  so.idle_timeout = cfg.idle_timeout;
+  so.write_timeout = cfg.write_timeout;
   if (!cfg.auth_secret.empty()) {
     // HS256 tokens signed with --auth-secret; the "herald" claim names topics.
     herald::auth::VerifyOptions vo;

@@ -36,6 +36,8 @@ class Connection;
 /// | `p.on_close(c, ec)`          | once, when the connection ends: unsubscribe, count             |
 /// | `p.on_drained(c)` (optional) | the send queue was fully written while open: feed it more      |
 /// |                              | (SSE paces a long replay this way)                             |
+/// | `p.hold_reads()` (optional)  | true: do not read from the socket for now (HTTP: pipelined     |
+/// |                              | requests past the limit); checked again after on_drained       |
 template <class P, class C>
 concept TransportPolicy = requires(P& p, C& c, std::span<char> bytes, const EventPtr& ev,
                                    Subscription& sub, Clock::time_point now, std::error_code ec) {
@@ -68,6 +70,13 @@ using MemberIf = std::conditional_t<Use, T, NoMember<N>>;
 /// scatter send first, waiting for writability only when the kernel is full.
 /// Over another stream (TLS) it reads with `async_read_some` into a buffer of
 /// its own and writes with `async_write`.
+///
+/// One byte budget (the queue's `QueueOptions`) covers everything queued:
+/// past the high watermark it stops reading (TCP then pushes back on the
+/// peer) and resumes at the low watermark; a write that waits for the peer
+/// longer than the loop's `write_timeout` closes the connection; what the
+/// application queues on its own (not in answer to the peer's input) past
+/// `max_bytes` closes it too.
 ///
 /// @par Thread Safety
 /// A connection lives on one io_context thread; call it there only.
@@ -113,18 +122,23 @@ class Connection final : public Subscriber,
       stream_.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ec);
   }
 
-  ~Connection() override { uncount(); }
+  ~Connection() override {
+    uncount();
+    if (read_paused_) Metrics::add(metrics().reads_paused, -1);
+  }
 
   /// Starts the transport and reads; `leftover` are bytes already read past
   /// the request by whoever accepted the stream.
   void start(std::string_view leftover = {}) {
     static_assert(TransportPolicy<Transport, Connection>);
     loop_.add(this);
+    read_driven_ = true;  // the handshake and a replay are bounded by the protocol and the history
     transport_.on_start(*this);
     if (!leftover.empty() && state_ == State::open) {
       std::string bytes(leftover);  // on_read gets writable bytes, as from a read
       transport_.on_read(*this, std::span<char>(bytes.data(), bytes.size()));
     }
+    read_driven_ = false;
     if (state_ == State::open) read();
   }
 
@@ -137,6 +151,8 @@ class Connection final : public Subscriber,
   Clock::time_point now() const noexcept { return loop_.now(); }
   SendQueue& queue() noexcept { return queue_; }
   bool is_open() const noexcept { return state_ == State::open; }
+  /// True while reading is paused until the peer reads (queue full, or the transport holds reads).
+  bool reading_paused() const noexcept { return read_paused_; }
 
   /// Keeps `lease` until the connection ends (the per-address connection
   /// count taken at accept: see `Exchange::take_lease`).
@@ -145,9 +161,19 @@ class Connection final : public Subscriber,
   /// When the sweep should next call `on_tick` (max(): never).
   void set_deadline(Clock::time_point t) noexcept { deadline_ = t; }
 
-  /// Queues protocol bytes (never dropped) and schedules a write.
-  void send(std::string bytes) { push(Chunk::owned(std::move(bytes))); }
-  void send(Chunk c) { push(std::move(c)); }
+  /// Queues protocol bytes (never dropped) and schedules a write. Sent in
+  /// answer to the peer's input (inside the transport's on_read), they are
+  /// bounded by the pause in reading; sent by the application on its own
+  /// past the queue's `max_bytes`, they close the connection instead (counted).
+  void send(std::string bytes) { send(Chunk::owned(std::move(bytes))); }
+  void send(Chunk c) {
+    if (!read_driven_ && !c.droppable && queue_.over_limit(c.bytes.size())) [[unlikely]] {
+      if (state_ == State::closed) return;
+      Metrics::add(metrics().queue_limit_closes);
+      return finish(make_error_code(error::queue_overflow));
+    }
+    push(std::move(c));
+  }
 
   /// Queues `frame` (bytes cached on `ev`) by reference: one reference count.
   /// Returns false when the overflow policy closed the connection.
@@ -201,6 +227,12 @@ class Connection final : public Subscriber,
   // LoopNode
   std::shared_ptr<detail::LoopNode> keep_alive() override { return this->shared_from_this(); }
   void sweep(Clock::time_point now) override {
+    if (write_by_ != 0 && static_cast<std::int32_t>(Loop::ms32(now) - write_by_) >= 0) {
+      // The peer read nothing for the write timeout while bytes waited for it.
+      Metrics::add(metrics().write_timeouts);
+      return finish(make_error_code(error::timeout));
+    }
+    if (now < deadline_) return;  // only the write deadline was looked at
     if (state_ == State::draining) return finish(make_error_code(error::timeout));
     deadline_ = Clock::time_point::max();
     transport_.on_tick(*this, now);
@@ -250,7 +282,27 @@ class Connection final : public Subscriber,
     return true;
   }
 
+  // Past the high watermark (or while the transport holds reads) no read is
+  // armed: the peer's bytes wait in the kernel and TCP pushes back on it.
+  bool pause_wanted() {
+    if constexpr (requires { transport_.hold_reads(); })
+      if (transport_.hold_reads()) return true;
+    return queue_.full();
+  }
+  void pause_reading() {
+    read_paused_ = true;
+    Metrics::add(metrics().read_pauses);
+    Metrics::add(metrics().reads_paused, 1);
+  }
+  void resume_reading() {
+    if (!read_paused_ || state_ == State::closed || pause_wanted()) return;
+    read_paused_ = false;
+    Metrics::add(metrics().reads_paused, -1);
+    read();
+  }
+
   void read() {
+    if (pause_wanted()) return pause_reading();
     auto self = this->shared_from_this();
     if constexpr (detail::is_plain_tcp<Stream>) {
       stream_.async_wait(asio::socket_base::wait_read, [self](std::error_code ec) {
@@ -265,7 +317,9 @@ class Connection final : public Subscriber,
         if (ec) return self->on_read_error(ec);
         Metrics::add(self->metrics().bytes_in[Metrics::idx(Transport::kind)], n);
         self->stats_.bytes_in += n;
+        self->read_driven_ = true;
         self->transport_.on_read(*self, std::span<char>(self->tls_buf_.get(), n));
+        self->read_driven_ = false;
         if (self->state_ != State::closed) self->read();
       });
     }
@@ -281,8 +335,10 @@ class Connection final : public Subscriber,
       if (ec) return on_read_error(ec);
       Metrics::add(metrics().bytes_in[Metrics::idx(Transport::kind)], n);
       stats_.bytes_in += n;
+      read_driven_ = true;
       transport_.on_read(*this, std::span<char>(buf, n));
-      if (n < Loop::kReadBufferSize) break;
+      read_driven_ = false;
+      if (n < Loop::kReadBufferSize || pause_wanted()) break;
     }
     if (state_ != State::closed) read();
   }
@@ -299,9 +355,11 @@ class Connection final : public Subscriber,
       std::size_t w = stream_.write_some(std::span<const asio::const_buffer>(loop_.iov(), n), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         writing_ = true;
+        if (write_by_ == 0) write_by_ = loop_.write_deadline();  // the peer must read by then
         auto self = this->shared_from_this();
         stream_.async_wait(asio::socket_base::wait_write, [self](std::error_code ec) {
           self->writing_ = false;
+          self->write_by_ = 0;  // writable: the peer read something
           if (ec) return self->on_read_error(ec);
           self->flush();
         });
@@ -325,9 +383,11 @@ class Connection final : public Subscriber,
       out_.append(static_cast<const char*>(b.data()), b.size());
     }
     writing_ = true;
+    write_by_ = loop_.write_deadline();  // the whole record must go out by then
     auto self = this->shared_from_this();
     asio::async_write(stream_, asio::buffer(out_), [self](std::error_code ec, std::size_t w) {
       self->writing_ = false;
+      self->write_by_ = 0;
       if (ec) return self->on_read_error(ec);
       self->wrote(w);
       self->flush();
@@ -342,6 +402,7 @@ class Connection final : public Subscriber,
     stats_.bytes_out += w;
     queue_.consume(w);
     if (gate_held_ && queue_.below_low_watermark()) release_gate();
+    if (read_paused_ && queue_.below_low_watermark()) resume_reading();
     Metrics::add(metrics().queue_bytes, -static_cast<std::int64_t>(w));
     Metrics::add(metrics().bytes_out[Metrics::idx(Transport::kind)], w);
   }
@@ -350,7 +411,12 @@ class Connection final : public Subscriber,
     queue_.shrink(loop_.rings());  // an idle connection holds no ring; the loop keeps it for the next event
     if constexpr (!kPlain) std::string().swap(out_);  // an idle connection holds no write buffer
     if (state_ == State::open) {
-      if constexpr (requires { transport_.on_drained(*this); }) transport_.on_drained(*this);
+      if constexpr (requires { transport_.on_drained(*this); }) {
+        read_driven_ = true;  // feeding the peer what it asked for (a replay, pipelined requests)
+        transport_.on_drained(*this);
+        read_driven_ = false;
+      }
+      if (read_paused_) resume_reading();
       return;
     }
     if (state_ != State::draining) return;
@@ -376,6 +442,11 @@ class Connection final : public Subscriber,
     queue_.clear();
     queue_.shrink(loop_.rings());
     release_gate();
+    write_by_ = 0;
+    if (read_paused_) {
+      read_paused_ = false;
+      Metrics::add(metrics().reads_paused, -1);
+    }
     std::error_code ignored;
     auto& sock = stream_.lowest_layer();
     sock.shutdown(asio::socket_base::shutdown_both, ignored);
@@ -395,6 +466,8 @@ class Connection final : public Subscriber,
   bool counted_ = false;
   bool linger_ = false;
   bool gate_held_ = false;
+  bool read_paused_ = false;   // no read armed until the queue drains (or the transport lets go)
+  bool read_driven_ = false;   // inside on_start/on_read/on_drained: sends answer the peer
   std::shared_ptr<void> lease_;           // released at finish (or destruction)
   // Not over plain TCP (no bytes there): OpenSSL needs a target for
   // decryption, and a joined copy of what is being written.

@@ -12,6 +12,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -33,6 +34,10 @@ class LoopNode {
   LoopNode* next_ = nullptr;
   bool linked_ = false;
   bool flush_queued_ = false;
+  /// While a write waits for the peer to read: when it must have made
+  /// progress, as `Loop::ms32` (0: no write waiting). 32 bits of
+  /// milliseconds in what was padding: a node grows by nothing.
+  std::uint32_t write_by_ = 0;
 };
 
 }  // namespace detail
@@ -69,6 +74,24 @@ class Loop final : public asio::io_context::service {
   void set_tick(Clock::duration d) noexcept { tick_ = d; }
   /// Manual sweeping only (tests with a ManualClock): no timer runs.
   void set_manual_sweep(bool m) noexcept { manual_ = m; }
+  /// How long a connection's write may wait for the peer to read anything
+  /// before the connection is closed (counted in `Metrics::write_timeouts`);
+  /// zero: forever. Default 30 s: a peer that reads nothing for that long,
+  /// with bytes waiting for it, is gone or hostile.
+  void set_write_timeout(Clock::duration d) noexcept { write_timeout_ = d; }
+  Clock::duration write_timeout() const noexcept { return write_timeout_; }
+
+  /// `t` as 32 bits of milliseconds: compared by difference, valid for
+  /// deadlines within 24 days of now.
+  static std::uint32_t ms32(Clock::time_point t) noexcept {
+    return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  }
+  /// The write deadline of a write that starts waiting now (0: none).
+  std::uint32_t write_deadline() const noexcept {
+    if (write_timeout_ <= Clock::duration::zero()) return 0;
+    std::uint32_t t = ms32(now() + write_timeout_);
+    return t == 0 ? 1 : t;
+  }
 
   void add(detail::LoopNode* n) {
     if (n->linked_) return;
@@ -96,10 +119,11 @@ class Loop final : public asio::io_context::service {
   void sweep() {
     rings_.trim();
     auto now = time_->now();
+    const std::uint32_t now32 = ms32(now);
     for (cursor_ = head_; cursor_;) {
       detail::LoopNode* n = cursor_;
       cursor_ = n->next_;
-      if (n->deadline_ <= now) {
+      if (n->deadline_ <= now || (n->write_by_ != 0 && static_cast<std::int32_t>(now32 - n->write_by_) >= 0)) {
         auto keep = n->keep_alive();
         n->sweep(now);
       }
@@ -162,6 +186,7 @@ class Loop final : public asio::io_context::service {
   asio::steady_timer timer_;
   TimeSource* time_ = &SteadyTimeSource::instance();
   Clock::duration tick_ = std::chrono::milliseconds(250);
+  Clock::duration write_timeout_ = std::chrono::seconds(30);
   bool manual_ = false, armed_ = false, flush_posted_ = false;
   detail::LoopNode* head_ = nullptr;
   detail::LoopNode* cursor_ = nullptr;

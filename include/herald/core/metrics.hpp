@@ -57,6 +57,11 @@ struct Metrics {
   Counter auth_denied{0};
   Counter rate_limited{0};         ///< publishes (429) and WebSocket messages (close 1008) over their rate
   Counter address_limited{0};      ///< connections refused past the per-address limit
+  Counter read_pauses{0};          ///< times a connection stopped reading: its send queue was full (TCP pushback)
+  Gauge reads_paused{0};           ///< connections not reading now, waiting for their peer to read
+  Counter write_timeouts{0};       ///< connections closed: the peer read nothing for `write_timeout`
+  Counter queue_limit_closes{0};   ///< connections closed: the application queued past `QueueOptions::max_bytes`
+  Counter pipeline_limited{0};     ///< times an HTTP session stopped parsing at `max_pipelined` unwritten responses
   Counter webhook_attempts_ok{0}, webhook_attempts_retry{0}, webhook_attempts_failed{0};
   Counter webhook_dead_letters{0};
   Counter webhooks_received{0}, webhooks_rejected{0};
@@ -118,6 +123,16 @@ struct Metrics {
     value("herald_rate_limited_total", "", rate_limited);
     family("herald_address_limited_total", "counter", "Connections refused past the per-address limit.");
     value("herald_address_limited_total", "", address_limited);
+    family("herald_read_pauses_total", "counter", "Times a connection stopped reading because its send queue was full.");
+    value("herald_read_pauses_total", "", read_pauses);
+    family("herald_reads_paused", "gauge", "Connections not reading until their peer reads.");
+    value("herald_reads_paused", "", reads_paused);
+    family("herald_write_timeouts_total", "counter", "Connections closed because the peer read nothing for the write timeout.");
+    value("herald_write_timeouts_total", "", write_timeouts);
+    family("herald_queue_limit_closes_total", "counter", "Connections closed for application sends past the queue's hard cap.");
+    value("herald_queue_limit_closes_total", "", queue_limit_closes);
+    family("herald_pipeline_limited_total", "counter", "Times an HTTP session stopped parsing at the pipelining limit.");
+    value("herald_pipeline_limited_total", "", pipeline_limited);
     family("herald_webhook_attempts_total", "counter", "Outgoing webhook delivery attempts.");
     value("herald_webhook_attempts_total", "result=\"ok\"", webhook_attempts_ok);
     value("herald_webhook_attempts_total", "result=\"retry\"", webhook_attempts_retry);

@@ -12,10 +12,25 @@
 namespace herald {
 
 /// Knobs of a send queue. Defaults suit a push stream of small events.
+///
+/// One byte budget covers everything queued on a connection: events, control
+/// frames, the application's own sends and HTTP responses. Past the high
+/// watermark an event meets the overflow policy, and the connection stops
+/// reading from its socket (TCP pushes back on the peer) until the queue is
+/// below the low watermark, so bytes produced in answer to the peer (pongs,
+/// echoes, responses) stay bounded without being dropped.
 struct QueueOptions {
-  std::size_t high_watermark = 1024 * 1024;  ///< past it the overflow policy acts (1 MiB ~ seconds of a busy feed)
-  std::size_t low_watermark = 256 * 1024;    ///< `wait` resumes below it
+  std::size_t high_watermark = 1024 * 1024;  ///< past it the overflow policy acts and reading pauses (1 MiB ~ seconds of a busy feed)
+  std::size_t low_watermark = 256 * 1024;    ///< `wait` resumes, and reading resumes, at or below it
   OverflowPolicy policy = OverflowPolicy::close;
+  /// Hard cap on bytes the application queues on its own (a WebSocket
+  /// `send` from a timer or another connection's handler, SSE heartbeats):
+  /// a send that would take a non-empty queue past it closes the connection,
+  /// counted in `Metrics::queue_limit_closes` (the peer sees the TCP
+  /// connection drop). 64 MiB: two messages of the largest default size in a
+  /// row still fit. Bytes sent in answer to the peer's input are not capped
+  /// here: reading pauses instead.
+  std::size_t max_bytes = 64u << 20;
 };
 
 /// One queued piece of bytes. `owner` keeps them alive: the shared Event (one
@@ -95,11 +110,17 @@ class SendQueue {
   std::size_t size() const noexcept { return count_; }
   bool empty() const noexcept { return count_ == 0; }
   bool below_low_watermark() const noexcept { return bytes_ <= opt_.low_watermark; }
+  /// Past the high watermark: the connection stops reading until below the low one.
+  bool full() const noexcept { return bytes_ > opt_.high_watermark; }
+  /// Whether `n` more bytes from the application would pass `max_bytes`
+  /// (a first chunk always fits: it is one message the application chose).
+  bool over_limit(std::size_t n) const noexcept { return count_ != 0 && bytes_ + n > opt_.max_bytes; }
   /// Chunks dropped since the last call (for counting by the owner).
   std::size_t take_dropped() noexcept { std::size_t d = dropped_; dropped_ = 0; return d; }
 
-  /// Queue `c`. Protocol bytes (not droppable) always go in: their volume is
-  /// bounded by the protocol. Events past the high watermark meet the policy.
+  /// Queue `c`. Protocol bytes (not droppable) always go in: the connection
+  /// bounds them (it stops reading past the high watermark; `over_limit`
+  /// for the application's). Events past the high watermark meet the policy.
   PushResult push(Chunk c) {
     std::size_t n = c.bytes.size();
     if (!c.droppable || bytes_ + n <= opt_.high_watermark) {
@@ -108,7 +129,14 @@ class SendQueue {
     }
     switch (opt_.policy) {
       case OverflowPolicy::close: return PushResult::overflow;
-      case OverflowPolicy::wait:  // never drop: queue it and tell the caller to slow down
+      case OverflowPolicy::wait:
+        // Never drop: queue it and tell the caller to slow down (the gate
+        // paces `async_publish`). A plain `publish` is not paced: once the
+        // queue is past the watermark, an event that would take it past twice
+        // the watermark makes this a slow consumer (closed, counted), as for
+        // `close`, so the queue stays within max(2 x watermark, watermark +
+        // one event) instead of growing without bound.
+        if (bytes_ > opt_.high_watermark && bytes_ + n > 2 * opt_.high_watermark) return PushResult::overflow;
         append(std::move(c));
         return PushResult::full;
       case OverflowPolicy::drop_newest: ++dropped_; return PushResult::dropped_new;

@@ -31,6 +31,17 @@ struct ServerOptions {
   Clock::duration header_timeout = std::chrono::seconds(10);  ///< a request's head must arrive within (slowloris)
   Clock::duration idle_timeout = std::chrono::seconds(60);    ///< an idle keep-alive session closes after
   Clock::duration shutdown_timeout = std::chrono::seconds(5); ///< in-flight work finishes within, then closes
+  /// A connection whose peer reads nothing for this long while bytes wait
+  /// for it is closed (counted in `Metrics::write_timeouts`); zero: never.
+  /// 30 s: far longer than any live client stalls, short enough that a
+  /// peer which stopped reading does not hold its queue for long.
+  Clock::duration write_timeout = std::chrono::seconds(30);
+  /// Pipelined requests answered but not yet written, per session; past it
+  /// the session parses and reads nothing more until they are written (TCP
+  /// pushes back on the client), counted in `Metrics::pipeline_limited`.
+  /// 8, as Beast's examples: pipelining still pays, a client that never
+  /// reads cannot make the server queue its answers.
+  std::size_t max_pipelined = 8;
   Metrics* metrics = &default_metrics();
   /// Access control for every transport (auth/hook.hpp); empty: everything open.
   auth::AnyAuthorizer authorize{};
@@ -235,7 +246,7 @@ class HttpTransport final : public Exchange {
   }
 
   void on_read(Conn& c, std::span<const char> bytes) {
-    if (parked_ || taken_ || !pending_.empty()) {
+    if (parked_ || taken_ || !pending_.empty()) {  // (held_: reading pauses; this is the rest of a read)
       // Pipelined bytes behind a parked request wait, within the head limits.
       if (pending_.size() + bytes.size() > shared_->opt.limits.max_request_line + shared_->opt.limits.max_header_bytes +
                                                shared_->opt.limits.max_body) {
@@ -251,6 +262,17 @@ class HttpTransport final : public Exchange {
   }
 
   void on_event(Conn&, const EventPtr&, Subscription&) {}
+
+  /// Past `max_pipelined` unwritten responses the connection reads nothing.
+  bool hold_reads() const noexcept { return held_; }
+  /// The responses were written: parse the pipelined requests that waited.
+  void on_drained(Conn& c) {
+    if (!held_ || parked_ || taken_) return;
+    held_ = false;
+    std::string data = std::move(pending_);
+    pending_.clear();
+    process(c, data);
+  }
 
   void on_tick(Conn& c, Clock::time_point now) {
     if (parked_) {
@@ -329,6 +351,14 @@ class HttpTransport final : public Exchange {
  private:
   void process(Conn& c, std::string_view data) {
     while (!data.empty() && c.is_open() && !parked_ && !taken_) {
+      if (!in_request_ && c.queue().size() >= shared_->opt.max_pipelined) {
+        // Enough answers wait for the client to read: the rest waits, unparsed,
+        // and the connection stops reading (hold_reads) until they are written.
+        if (!held_) Metrics::add(metrics().pipeline_limited);
+        held_ = true;
+        pending_.append(data.data(), data.size());
+        return;
+      }
       auto r = parser_.feed(data);
       if (r.status == http::RequestParser::Status::error) {
         Metrics::add(metrics().bad_requests);
@@ -395,6 +425,7 @@ class HttpTransport final : public Exchange {
   std::shared_ptr<void> lease_, taken_lease_;  // per-address count: this session's, then the taken socket's
   Conn* conn_ = nullptr;
   bool in_request_ = false, sent_continue_ = false, head_deadline_set_ = false, taken_ = false;
+  bool held_ = false;    // past max_pipelined: pending_ waits for the responses to be written
   bool limited_ = true;  // per-client limits apply (not an exempt loopback peer)
 };
 
@@ -423,8 +454,10 @@ class Server {
       auth::TokenBucket check(shared_->opt.publish_rate.per_second, shared_->opt.publish_rate.burst);
       shared_->publish_buckets = std::make_unique<auth::TokenBucketsPerKey>(shared_->opt.publish_rate);
     }
-    for (unsigned i = 0; i < shared_->opt.threads; ++i)
+    for (unsigned i = 0; i < shared_->opt.threads; ++i) {
       contexts_.push_back(std::make_unique<asio::io_context>(1));
+      Loop::of(*contexts_.back()).set_write_timeout(shared_->opt.write_timeout);
+    }
     acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(*contexts_[0]);
   }
   ~Server() {

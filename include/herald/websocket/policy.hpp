@@ -93,8 +93,8 @@ struct WebSocketOptions {
   /// When the connection must end (an access token's expiry): close 1008.
   /// `install` also ends each connection when its own token lapses.
   Clock::time_point expires = Clock::time_point::max();
-  /// Server: messages a client may send per second (any opcode but control
-  /// frames); past it close 1008, counted in `Metrics::rate_limited`. 100/s
+  /// Server: messages a client may send per second, control frames (ping,
+  /// pong, close) included; past it close 1008, counted in `Metrics::rate_limited`. 100/s
   /// in bursts of 200 is far above a person typing or a client publishing
   /// state, and keeps one connection from flooding a topic. {0, 0}: no limit.
   /// Not applied to loopback peers unless `ServerOptions::limit_loopback`.
@@ -301,6 +301,8 @@ class WebSocketPolicy {
   HERALD_DECL void peer_closed(std::uint16_t code, std::string_view reason);
   HERALD_DECL void start_close(std::uint16_t code, std::string_view reason, std::error_code ec);
   HERALD_DECL void deliver(websocket::Opcode op, std::string_view payload);
+  /// Takes a token of `message_rate` (when limited); false: closing with 1008.
+  HERALD_DECL bool within_rate();
   HERALD_DECL void pump_inbox();
 
   /// State an idle default connection does not need, in one block made on

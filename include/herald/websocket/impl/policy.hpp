@@ -156,9 +156,18 @@ HERALD_DECL void WebSocketPolicy::read(std::span<char> bytes) {
       case websocket::EventKind::need_more: return;
       case websocket::EventKind::text: deliver(websocket::Opcode::text, ev.payload); break;
       case websocket::EventKind::binary: deliver(websocket::Opcode::binary, ev.payload); break;
-      case websocket::EventKind::ping: send_control(websocket::Opcode::pong, ev.payload); break;
-      case websocket::EventKind::pong: break;  // liveness is any byte: last_heard_ above
-      case websocket::EventKind::close: return peer_closed(ev.close_code, ev.payload);
+      // Control frames count against the message rate too: a ping flood
+      // costs a pong each, and closes at the same limit as a message flood.
+      case websocket::EventKind::ping:
+        if (!within_rate()) return;
+        send_control(websocket::Opcode::pong, ev.payload);
+        break;
+      case websocket::EventKind::pong:  // liveness is any byte: last_heard_ above
+        if (!within_rate()) return;
+        break;
+      case websocket::EventKind::close:
+        if (!within_rate()) return;
+        return peer_closed(ev.close_code, ev.payload);
       case websocket::EventKind::error:
         Metrics::add(metrics_->ws_protocol_errors);
         return start_close(ev.close_code, ev.error.message(), ev.error);
@@ -166,12 +175,17 @@ HERALD_DECL void WebSocketPolicy::read(std::span<char> bytes) {
   }
 }
 
+HERALD_DECL bool WebSocketPolicy::within_rate() {
+  if (!limit_) return true;
+  if (!cold().bucket) cold_->bucket.emplace(opt_->message_rate.per_second, opt_->message_rate.burst);
+  if (cold_->bucket->try_take(ops_->now(conn_))) return true;
+  Metrics::add(metrics_->rate_limited);
+  start_close(1008, "message rate limit exceeded", make_error_code(error::auth_rate_limited));
+  return false;
+}
+
 HERALD_DECL void WebSocketPolicy::deliver(websocket::Opcode op, std::string_view payload) {
-  if (limit_ && !cold().bucket) cold_->bucket.emplace(opt_->message_rate.per_second, opt_->message_rate.burst);
-  if (limit_ && !cold_->bucket->try_take(ops_->now(conn_))) {
-    Metrics::add(metrics_->rate_limited);
-    return start_close(1008, "message rate limit exceeded", make_error_code(error::auth_rate_limited));
-  }
+  if (!within_rate()) return;
   // On a topic connection a client message is a publish (CONTRACT.md): the
   // handshake's decision for it was kept, so no token is parsed per message.
   if (cold_ && cold_->publish && hub_ && topic_) {
