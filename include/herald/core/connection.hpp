@@ -38,6 +38,8 @@ class Connection;
 /// |                              | (SSE paces a long replay this way)                             |
 /// | `p.hold_reads()` (optional)  | true: do not read from the socket for now (HTTP: pipelined     |
 /// |                              | requests past the limit); checked again after on_drained       |
+/// | `p.pause_reads_when_full()`  | (optional) false: keep reading while the queue is full (a      |
+/// |                              | client, whose queue holds its own sends)                       |
 template <class P, class C>
 concept TransportPolicy = requires(P& p, C& c, std::span<char> bytes, const EventPtr& ev,
                                    Subscription& sub, Clock::time_point now, std::error_code ec) {
@@ -287,6 +289,8 @@ class Connection final : public Subscriber,
   bool pause_wanted() {
     if constexpr (requires { transport_.hold_reads(); })
       if (transport_.hold_reads()) return true;
+    if constexpr (requires { transport_.pause_reads_when_full(); })
+      if (!transport_.pause_reads_when_full()) return false;
     return queue_.full();
   }
   void pause_reading() {

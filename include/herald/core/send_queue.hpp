@@ -23,11 +23,14 @@ struct QueueOptions {
   std::size_t high_watermark = 1024 * 1024;  ///< past it the overflow policy acts and reading pauses (1 MiB ~ seconds of a busy feed)
   std::size_t low_watermark = 256 * 1024;    ///< `wait` resumes, and reading resumes, at or below it
   OverflowPolicy policy = OverflowPolicy::close;
-  /// Hard cap on bytes the application queues on its own (a WebSocket
-  /// `send` from a timer or another connection's handler, SSE heartbeats):
-  /// a send that would take a non-empty queue past it closes the connection,
-  /// counted in `Metrics::queue_limit_closes` (the peer sees the TCP
-  /// connection drop). 64 MiB: two messages of the largest default size in a
+  /// Hard cap on bytes queued that no policy may drop and that do not answer
+  /// the peer's input: the application's own sends (a WebSocket `send` from a
+  /// timer or another connection's handler, SSE heartbeats) and, under
+  /// `wait`, events from a plain `publish` (which, unlike `async_publish`,
+  /// does not wait for room). A push that would take a non-empty queue past
+  /// it closes the connection (the peer sees the TCP connection drop),
+  /// counted in `Metrics::queue_limit_closes` (sends) or `closed_slow`
+  /// (`wait` events). 64 MiB: two messages of the largest default size in a
   /// row still fit. Bytes sent in answer to the peer's input are not capped
   /// here: reading pauses instead.
   std::size_t max_bytes = 64u << 20;
@@ -131,12 +134,12 @@ class SendQueue {
       case OverflowPolicy::close: return PushResult::overflow;
       case OverflowPolicy::wait:
         // Never drop: queue it and tell the caller to slow down (the gate
-        // paces `async_publish`). A plain `publish` is not paced: once the
-        // queue is past the watermark, an event that would take it past twice
-        // the watermark makes this a slow consumer (closed, counted), as for
-        // `close`, so the queue stays within max(2 x watermark, watermark +
-        // one event) instead of growing without bound.
-        if (bytes_ > opt_.high_watermark && bytes_ + n > 2 * opt_.high_watermark) return PushResult::overflow;
+        // paces `async_publish`). A plain `publish` is not paced: an event
+        // that would take the queue past `max_bytes` makes this a slow
+        // consumer (closed, counted in `closed_slow`), as under `close`, so
+        // the queue never grows past the same hard cap as the application's
+        // own sends.
+        if (over_limit(n)) return PushResult::overflow;
         append(std::move(c));
         return PushResult::full;
       case OverflowPolicy::drop_newest: ++dropped_; return PushResult::dropped_new;

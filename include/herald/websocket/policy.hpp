@@ -234,6 +234,11 @@ class WebSocketPolicy {
   }
   template <class C>
   void on_close(C&, std::error_code ec) { ended(ec); }
+  /// A server stops reading while its queue is full (what it queues answers
+  /// the peer); a client's queue holds its own sends, and a client that
+  /// stopped reading the server's answers until those are written could
+  /// deadlock with a server doing the same.
+  bool pause_reads_when_full() const noexcept { return role_ == websocket::Role::server; }
 
   // ---- assembly -------------------------------------------------------------
   /// Serves WebSocket on `pattern`; with `{topic}` in it (or `o.topic`), each
