@@ -416,9 +416,10 @@ class Connection final : public Subscriber,
     if constexpr (!kPlain) std::string().swap(out_);  // an idle connection holds no write buffer
     if (state_ == State::open) {
       if constexpr (requires { transport_.on_drained(*this); }) {
+        const bool was = read_driven_;  // (a handler taking the socket flushes from inside)
         read_driven_ = true;  // feeding the peer what it asked for (a replay, pipelined requests)
         transport_.on_drained(*this);
-        read_driven_ = false;
+        read_driven_ = was;
       }
       if (read_paused_) resume_reading();
       return;

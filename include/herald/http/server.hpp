@@ -40,7 +40,7 @@ struct ServerOptions {
   /// the session parses and reads nothing more until they are written (TCP
   /// pushes back on the client), counted in `Metrics::pipeline_limited`.
   /// 8, as Beast's examples: pipelining still pays, a client that never
-  /// reads cannot make the server queue its answers.
+  /// reads cannot make the server queue its answers. 0: no limit.
   std::size_t max_pipelined = 8;
   Metrics* metrics = &default_metrics();
   /// Access control for every transport (auth/hook.hpp); empty: everything open.
@@ -263,8 +263,9 @@ class HttpTransport final : public Exchange {
 
   void on_event(Conn&, const EventPtr&, Subscription&) {}
 
-  /// Past `max_pipelined` unwritten responses the connection reads nothing.
-  bool hold_reads() const noexcept { return held_; }
+  /// Past `max_pipelined` unwritten responses the connection reads nothing
+  /// (nor once a handler took the socket: its new owner reads).
+  bool hold_reads() const noexcept { return held_ || taken_; }
   /// The responses were written: parse the pipelined requests that waited.
   void on_drained(Conn& c) {
     if (!held_ || parked_ || taken_) return;
@@ -351,7 +352,7 @@ class HttpTransport final : public Exchange {
  private:
   void process(Conn& c, std::string_view data) {
     while (!data.empty() && c.is_open() && !parked_ && !taken_) {
-      if (!in_request_ && c.queue().size() >= shared_->opt.max_pipelined) {
+      if (!in_request_ && shared_->opt.max_pipelined && c.queue().size() >= shared_->opt.max_pipelined) {
         // Enough answers wait for the client to read: the rest waits, unparsed,
         // and the connection stops reading (hold_reads) until they are written.
         if (!held_) Metrics::add(metrics().pipeline_limited);
