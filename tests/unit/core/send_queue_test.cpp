@@ -90,3 +90,36 @@ TEST_CASE("send queue: overflow policies", "[core][queue]") {
     CHECK(q.take_dropped() == 0);
   }
 }
+
+TEST_CASE("send queue: one byte budget: full past the high watermark, max_bytes caps what is not answered",
+          "[core][queue][budget]") {
+  QueueOptions o{.high_watermark = 10, .low_watermark = 4, .policy = OverflowPolicy::close, .max_bytes = 20};
+  SendQueue q(o);
+  CHECK_FALSE(q.full());
+  CHECK_FALSE(q.over_limit(100));  // a first chunk always fits: one message the application chose
+  q.push(Chunk::owned("0123456789"));
+  CHECK_FALSE(q.full());           // at the watermark, not past it
+  q.push(Chunk::owned("a"));
+  CHECK(q.full());                 // reading pauses
+  CHECK_FALSE(q.below_low_watermark());
+  CHECK_FALSE(q.over_limit(9));    // 11 + 9 = 20: at the cap
+  CHECK(q.over_limit(10));         // past it
+  // Protocol bytes still go in (the connection decides whether to send them).
+  CHECK(q.push(Chunk::owned("protocol")) == PushResult::queued);
+  q.consume(15);
+  CHECK_FALSE(q.full());
+  CHECK(q.below_low_watermark());  // 4 left: reading resumes
+}
+
+TEST_CASE("send queue: a plain publish under wait is capped by max_bytes", "[core][queue][budget]") {
+  QueueOptions o{.high_watermark = 10, .low_watermark = 4, .policy = OverflowPolicy::wait, .max_bytes = 30};
+  SendQueue q(o);
+  CHECK(q.push(event_chunk(std::string(40, 'x'))) == PushResult::full);  // one event larger than the cap: kept
+  q.consume(40);
+  CHECK(q.push(event_chunk("12345678")) == PushResult::queued);
+  CHECK(q.push(event_chunk("abcdefgh")) == PushResult::full);    // 16: past the watermark, the publisher should wait
+  CHECK(q.push(event_chunk("ABCDEFGH")) == PushResult::full);    // 24: kept, never dropped
+  CHECK(q.push(event_chunk("--------")) == PushResult::overflow); // 32 > max_bytes: a slow consumer
+  CHECK(q.bytes() == 24);
+  CHECK(q.take_dropped() == 0);
+}
