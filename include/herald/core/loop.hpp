@@ -40,6 +40,14 @@ class LoopNode {
   std::uint32_t write_by_ = 0;
 };
 
+/// Work a loop's sweep runs besides its connections' (a hub's history
+/// expiry). `run` answers false once its owner is gone; the loop then drops it.
+class SweepHook {
+ public:
+  virtual ~SweepHook() = default;
+  virtual bool run() = 0;
+};
+
 }  // namespace detail
 
 /// Per-io_context state, found with `asio::use_service<Loop>(io_context)`.
@@ -114,6 +122,11 @@ class Loop final : public asio::io_context::service {
   }
   std::size_t size() const noexcept { return size_; }
 
+  /// Runs `h` on every sweep of this loop until it answers false. Call on this
+  /// loop's thread. It does not keep the timer running on its own: a loop
+  /// without connections does not sweep (work is done lazily then).
+  void add_hook(std::shared_ptr<detail::SweepHook> h) { hooks_.push_back(std::move(h)); }
+
   /// Runs every due deadline now, and frees the spare rings unused since the
   /// last sweep. Call on this loop's thread.
   void sweep() {
@@ -126,6 +139,14 @@ class Loop final : public asio::io_context::service {
       if (n->deadline_ <= now || (n->write_by_ != 0 && static_cast<std::int32_t>(now32 - n->write_by_) >= 0)) {
         auto keep = n->keep_alive();
         n->sweep(now);
+      }
+    }
+    for (std::size_t i = 0; i < hooks_.size();) {
+      if (hooks_[i]->run()) {
+        ++i;
+      } else {
+        hooks_[i] = std::move(hooks_.back());
+        hooks_.pop_back();
       }
     }
   }
@@ -180,6 +201,7 @@ class Loop final : public asio::io_context::service {
     timer_.cancel();
     dirty_.clear();
     flushing_.clear();
+    hooks_.clear();
   }
 
   asio::io_context& ctx_;
@@ -195,6 +217,7 @@ class Loop final : public asio::io_context::service {
   RingStock rings_;
   asio::const_buffer iov_[kMaxIov];
   std::vector<std::shared_ptr<detail::LoopNode>> dirty_, flushing_;
+  std::vector<std::shared_ptr<detail::SweepHook>> hooks_;
 };
 
 }  // namespace herald

@@ -65,6 +65,11 @@ struct Metrics {
   Counter webhook_attempts_ok{0}, webhook_attempts_retry{0}, webhook_attempts_failed{0};
   Counter webhook_dead_letters{0};
   Counter webhooks_received{0}, webhooks_rejected{0};
+  // Topics (Hub, HubOptions): live topics, and new ones refused at a cap.
+  Gauge topics{0};                   ///< topics held by history or subscribers
+  Gauge topics_with_history{0};      ///< of them, those holding history (HubOptions::max_topics)
+  Counter topics_refused_publish{0}; ///< publishes to a new topic refused past max_topics
+  Counter topics_refused_subscribe{0};///< subscribes to a new topic refused past max_subscribed_topics
 
   static void add(Counter& c, std::uint64_t n = 1) noexcept { c.fetch_add(n, std::memory_order_relaxed); }
   static void add(Gauge& g, std::int64_t n) noexcept { g.fetch_add(n, std::memory_order_relaxed); }
@@ -143,6 +148,15 @@ struct Metrics {
     value("herald_webhooks_received_total", "", webhooks_received);
     family("herald_webhooks_rejected_total", "counter", "Incoming webhooks refused.");
     value("herald_webhooks_rejected_total", "", webhooks_rejected);
+    family("herald_topics", "gauge", "Live topics, by what holds them: history, or only subscribers.");
+    {
+      const auto all = topics.load(std::memory_order_relaxed), kept = topics_with_history.load(std::memory_order_relaxed);
+      o.append("herald_topics{held_by=\"history\"} ").append(std::to_string(kept)).append("\n");
+      o.append("herald_topics{held_by=\"subscribers\"} ").append(std::to_string(all - kept)).append("\n");
+    }
+    family("herald_topics_refused_total", "counter", "New topics refused at a cap (HubOptions).");
+    value("herald_topics_refused_total", "side=\"publish\"", topics_refused_publish);
+    value("herald_topics_refused_total", "side=\"subscribe\"", topics_refused_subscribe);
     return o;
   }
 };

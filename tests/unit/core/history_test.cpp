@@ -66,16 +66,36 @@ TEST_CASE("history: empty topic", "[core][history]") {
 
 TEST_CASE("history: bounded by bytes and age", "[core][history]") {
   Clock::time_point t0{};
-  History h({.max_events = 100, .max_bytes = 10, .max_age = std::chrono::seconds(60)});
+  const std::size_t one = History::footprint(*ev(1, "aaaa", t0));
+  History h({.max_events = 100, .max_bytes = 2 * one + one / 2, .max_age = std::chrono::seconds(60)});
   h.push(ev(1, "aaaa", t0), t0);
   h.push(ev(2, "bbbb", t0), t0);
-  h.push(ev(3, "cccc", t0), t0);  // 12 bytes > 10: 1 leaves
+  h.push(ev(3, "cccc", t0), t0);  // three footprints > 2.5: 1 leaves
   CHECK(h.first() == 2);
-  CHECK(h.bytes() == 8);
+  CHECK(h.bytes() == 2 * one);
   h.trim(t0 + std::chrono::seconds(61));
   CHECK(h.size() == 0);
+  CHECK(h.bytes() == 0);
   CHECK(h.first() == 4);  // ids keep growing; nothing held
   CHECK(h.after(3).events.empty());
   CHECK_FALSE(h.after(3).reset);
   CHECK(h.after(2).reset);
+}
+
+TEST_CASE("history: the byte bound counts what an event holds, not its data alone", "[core][history]") {
+  const std::size_t empty = History::footprint(*ev(1, ""));
+  CHECK(empty >= sizeof(Event));  // the event, its slots and their frames' overhead
+  const std::size_t plain = History::footprint(*ev(1, std::string(1000, 'a')));
+  CHECK(plain >= empty + 7 * 1000);  // seven frame kinds may each hold a copy
+  // Content that grows when encoded grows the bound: SSE lines, JSON escapes.
+  CHECK(History::footprint(*ev(1, std::string(1000, '\n'))) > plain + 2 * 5 * 1000);
+  CHECK(History::footprint(*ev(1, std::string(1000, '"'))) > plain + 1000);
+  // A long topic name and key are copies the event holds too.
+  auto named = std::make_shared<const Event>(std::string(128, 't'), 1, std::string(1000, 'a'), std::string(64, 'k'));
+  CHECK(History::footprint(*named) >= plain + 128 + 64);
+  // A single event over max_bytes is not kept at all.
+  History h({.max_events = 10, .max_bytes = plain - 1});
+  h.push(ev(1, std::string(1000, 'a')), Clock::time_point{});
+  CHECK(h.size() == 0);
+  CHECK(h.head() == 1);
 }
