@@ -252,6 +252,38 @@ TEST_CASE("websocket: every close path", "[io][websocket][close]") {
   }
 }
 
+TEST_CASE("websocket: a close started by the bytes that came with the upgrade still lingers, ends and unsubscribes",
+          "[io][websocket][close]") {
+  // Found by fuzz_connection: a close started while start() handed over the
+  // leftover bytes left the connection with no read pending, so once its
+  // close frame was written nothing held it: it was destroyed without ending
+  // (on_close never ran), still linked in its loop and subscribed to its topic,
+  // a use after free at the next connection or publish.
+  std::atomic<int> closed{0};
+  herald::WebSocketOptions base;
+  base.on_close = [&closed](herald::WebSocketPolicy&, std::uint16_t) { ++closed; };
+  Fixture f(base);
+  std::string unmasked;
+  ws::encode_frame(unmasked, Opcode::text, "hi");
+  int n = 0;
+  for (std::string_view path : {"/ws/echo", "/ws/topic/leftover"}) {
+    {
+      test::Client c(f.server->port());
+      c.send(test::upgrade_request(path) + unmasked);  // one write: the frame is read with the request
+      std::string got = c.read_to_eof();
+      REQUIRE(test::status_of(got) == 101);
+      CHECK(got.find("\x88") != std::string::npos);    // a close frame...
+      CHECK(got.find("\x03\xea") != std::string::npos);  // ...with 1002
+    }  // the client closes: the lingering server side sees EOF and ends
+    ++n;
+    CHECK(test::eventually([&] { return closed.load() == n; }));
+  }
+  f.hub.publish("leftover", std::string("after"));  // no subscriber left to reach
+  CHECK(test::eventually([&] {
+    return f.metrics.connections[herald::Metrics::idx(herald::TransportKind::websocket)].load() == 0;
+  }));
+}
+
 TEST_CASE("websocket: handshake refusals", "[io][websocket][handshake]") {
   Fixture f;
   auto port = f.server->port();

@@ -141,7 +141,11 @@ class Connection final : public Subscriber,
       transport_.on_read(*this, std::span<char>(bytes.data(), bytes.size()));
     }
     read_driven_ = false;
-    if (state_ == State::open) read();
+    // Draining too: a lingering close started by on_start or by the leftover
+    // (a WebSocket refusing its first frame) waits for the peer's EOF, and
+    // only a pending read keeps the connection (and its place in the loop and
+    // the hub) until then.
+    if (state_ != State::closed) read();
   }
 
   Transport& transport() noexcept { return transport_; }

@@ -553,6 +553,13 @@ class Server {
     threads_.clear();
   }
 
+  /// Serves an HTTP session on `s`, a stream socket already connected on one
+  /// of this server's contexts, as if the server had accepted it: the
+  /// connection limits apply and the session starts on the socket's context.
+  /// For an accept loop of your own, tests, and the connection fuzzer (which
+  /// hands over one end of a `socketpair`); the server need not be started.
+  void accept_socket(Socket s) { hand_over(std::move(s)); }
+
   unsigned short port() const noexcept { return port_; }
   Metrics& metrics() const noexcept { return *shared_->opt.metrics; }
   const ServerOptions& options() const noexcept { return shared_->opt; }
