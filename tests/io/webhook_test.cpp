@@ -593,11 +593,16 @@ TEST_CASE("webhook receiver: verified, deduplicated, published after the answer"
   herald::WebhookReceiverOptions o;
   std::error_code ec;
   o.secrets.push_back(wh::Secret::parse(kSecret, ec));
+  // The receiver's clock is fixed: "301 s off" is 301 s off however long the
+  // machine takes between building a request and checking it (with the real
+  // clock, a scheduler pause of a second turned "now + 301" into an accepted
+  // "now + 300" under load).
+  const auto fixed = std::chrono::system_clock::time_point(std::chrono::seconds(1'760'000'000));
+  o.now = [fixed] { return fixed; };
   herald::WebhookPolicy::install_receiver(server, "/hooks/in", hub, std::move(o));
   server.start();
 
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(fixed.time_since_epoch()).count();
   auto post = [&](std::string id, std::int64_t ts, std::string body, std::string sig_body = {}, bool headers = true) {
     if (sig_body.empty()) sig_body = body;
     std::string req = "POST /hooks/in HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
