@@ -60,6 +60,11 @@ struct Metrics {
   Counter webhook_attempts_ok{0}, webhook_attempts_retry{0}, webhook_attempts_failed{0};
   Counter webhook_dead_letters{0};
   Counter webhooks_received{0}, webhooks_rejected{0};
+  // The webhook outbox's storage (SQLite on the sender's store thread).
+  Counter webhook_outbox_errors{0};  ///< outbox transactions that failed (each try of a failing commit counts)
+  Counter webhook_refused{0};        ///< publishes and registrations refused (503) while the outbox cannot take them
+  Gauge webhook_outbox_failing{0};   ///< 1 while the last outbox commit failed, else 0
+  Gauge webhook_unwritten{0};        ///< messages accepted and not committed yet (kept in memory meanwhile)
 
   static void add(Counter& c, std::uint64_t n = 1) noexcept { c.fetch_add(n, std::memory_order_relaxed); }
   static void add(Gauge& g, std::int64_t n) noexcept { g.fetch_add(n, std::memory_order_relaxed); }
@@ -128,6 +133,14 @@ struct Metrics {
     value("herald_webhooks_received_total", "", webhooks_received);
     family("herald_webhooks_rejected_total", "counter", "Incoming webhooks refused.");
     value("herald_webhooks_rejected_total", "", webhooks_rejected);
+    family("herald_webhook_outbox_errors_total", "counter", "Webhook outbox transactions that failed.");
+    value("herald_webhook_outbox_errors_total", "", webhook_outbox_errors);
+    family("herald_webhook_refused_total", "counter", "Publishes and registrations refused while the outbox fails.");
+    value("herald_webhook_refused_total", "", webhook_refused);
+    family("herald_webhook_outbox_failing", "gauge", "1 while the webhook outbox's last commit failed.");
+    value("herald_webhook_outbox_failing", "", webhook_outbox_failing);
+    family("herald_webhook_unwritten", "gauge", "Accepted webhook messages not yet committed to the outbox.");
+    value("herald_webhook_unwritten", "", webhook_unwritten);
     return o;
   }
 };
