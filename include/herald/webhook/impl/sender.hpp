@@ -269,8 +269,7 @@ HERALD_DECL void Sender::schedule_commit_locked() {
   asio::post(ex_, [this, g = hold()] {
     std::lock_guard lk(mu_);
     batch_posted_ = false;
-    write_locked();
-    run_due_locked();
+    write_locked();  // what it writes becomes due in on_written
   });
 }
 
@@ -395,7 +394,8 @@ HERALD_DECL void Sender::on_written(WriteJob& job) {
     }
     account_locked();
     if (!stopped_ || !outbox_ec_) write_locked();  // what came meanwhile
-    run_due_locked();
+    // Only new messages become due here (a ManualClock test ticks the rest).
+    if (!job.ec && !c.enqueue.empty()) run_due_locked();
     checkpoint_locked();
   }
   for (auto& [f, ec] : answers) f(ec);
