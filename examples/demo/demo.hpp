@@ -5,6 +5,7 @@
 #include <herald/http/server.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct Demo {
   herald::Broadcaster<std::string>& hub;
   herald::Server& server;
   herald::auth::OriginPolicy cors;  ///< cors_policy(cfg)
+  /// Asked before a publish: an error refuses it (503; the webhook outbox
+  /// cannot take it). Set once before the server starts; empty: all pass.
+  std::function<std::error_code(std::string_view topic)> admit{};
 };
 
 /// The CORS policy of --cors-origin (SSE, polling, publish), and the WebSocket

@@ -102,6 +102,10 @@ void add_core_routes(demo::Demo& d) {
     if (!ex.authorize(topic, herald::auth::Action::publish, nullptr, cors)) return;
     const std::string& body = req.body();
     if (!herald::websocket::is_valid_utf8(body)) return answer(400, "event data must be UTF-8");
+    // The webhook outbox cannot write (disk full...): refuse rather than
+    // accept what its endpoints could not be promised.
+    if (auto ec = d.admit ? d.admit(topic) : std::error_code{})
+      return answer(503, "webhook outbox unavailable (" + ec.message() + "): event not published, try again later");
     std::uint64_t id = d.hub.publish(topic, body);
     if (id == 0) return answer(503, "too many topics");
     answer(202, "{\"id\":" + std::to_string(id) + "}", "application/json");

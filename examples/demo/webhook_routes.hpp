@@ -1,7 +1,10 @@
 // herald-demo: the webhook routes of CONTRACT.md. Sending: POST /hooks/endpoints,
-// GET /hooks/endpoints/{id}, POST /hooks/endpoints/{id}/replay, over a Sender
-// whose outbox is SQLite in --data-dir (memory without it). Receiving:
-// POST /hooks/in with --webhook-secret (404 without).
+// GET /hooks/endpoints/{id}, PUT /hooks/endpoints/{id}/keys,
+// POST /hooks/endpoints/{id}/replay, over a Sender whose outbox is SQLite in
+// --data-dir (memory without it). Receiving: POST /hooks/in with
+// --webhook-secret (404 without). While the outbox cannot write (disk full,
+// read-only...), publishes to the endpoints' topics, registrations, key
+// changes and replays answer 503 (Demo::admit, detail::outbox_unavailable).
 #pragma once
 #include "demo.hpp"
 
@@ -19,10 +22,11 @@
 
 namespace demo {
 
-/// The demo's webhook sender, on a loop thread of its own (so a slow SQLite
-/// commit never delays an HTTP loop). Destroying it stops the sender, which
-/// commits what was accepted and checkpoints the outbox: herald-demo's exit
-/// path after SIGTERM.
+/// The demo's webhook sender, on a loop thread of its own; its SQLite work
+/// runs on the sender's store thread, so a slow or failing disk never delays
+/// an HTTP loop or this one. Destroying it stops the sender, which commits
+/// what was accepted and checkpoints the outbox: herald-demo's exit path
+/// after SIGTERM.
 class Webhooks {
  public:
   explicit Webhooks(Demo& d) {
@@ -34,6 +38,7 @@ class Webhooks {
     if (ec) die(2, "bad --webhook-retry-schedule (example: 0s,5s,5m,30m,2h)");
     if (cfg.allow_private_webhook_targets) so.ssrf = wh::SsrfPolicy::allow_local();
     so.metrics = &d.server.metrics();
+    so.log = [](std::string_view line) { std::fprintf(stderr, "herald-demo: %.*s\n", int(line.size()), line.data()); };
     std::unique_ptr<wh::Outbox> outbox;
     if (!cfg.data_dir.empty()) {
       std::filesystem::create_directories(cfg.data_dir, ec);
@@ -47,7 +52,13 @@ class Webhooks {
     }
     sender_ = std::make_unique<wh::Sender>(io_.get_executor(), d.hub, std::move(outbox), std::move(so));
     thread_ = std::thread([this] { io_.run(); });
-    sender_->async_start(asio::use_future).get();
+    auto started = sender_->async_start(asio::use_future);
+    try {
+      started.get();
+    } catch (const std::system_error& e) {
+      std::fprintf(stderr, "herald-demo: cannot read the webhook outbox: %s\n", e.code().message().c_str());
+      std::_Exit(1);  // the sender's threads are running: leave without unwinding them
+    }
   }
 
   ~Webhooks() {
@@ -82,10 +93,36 @@ struct Awaiting final : herald::Parked {
   };
   explicit Awaiting(std::shared_ptr<Slot> s, herald::Clock::time_point until) : slot(std::move(s)) { deadline = until; }
   ~Awaiting() override { slot->ex = nullptr; }
-  void on_deadline() override { slot->ex->respond_error(504, "webhook registration took too long"); }
+  void on_deadline() override { slot->ex->respond_error(504, "the webhook sender took too long"); }
   void on_shutdown() override { slot->ex->respond_error(503, "server is shutting down", {{"Retry-After", "1"}}); }
   std::shared_ptr<Slot> slot;
 };
+
+/// Parks `ex` until the sender answers; the returned function answers it on
+/// its own loop, from any thread, with `f` (dropped if the session ended).
+inline std::function<void(std::function<void(herald::Exchange&)>)> park(herald::Exchange& ex) {
+  auto slot = std::make_shared<Awaiting::Slot>();
+  slot->ex = &ex;
+  auto executor = ex.executor();
+  ex.park(std::make_unique<Awaiting>(slot, ex.now() + std::chrono::seconds(15)));
+  return [slot, executor](std::function<void(herald::Exchange&)> f) {
+    asio::post(executor, [slot, f = std::move(f)] {
+      if (slot->ex) f(*slot->ex);
+    });
+  };
+}
+
+/// The answer while the outbox cannot write: 503, nothing accepted.
+inline void outbox_unavailable(herald::Exchange& ex, std::error_code ec) {
+  ex.respond_error(503, "webhook outbox unavailable (" + ec.message() + "): nothing was accepted, try again later",
+                   {{"Retry-After", "1"}});
+}
+
+/// Whether `ec` is one of the outbox's storage errors.
+inline bool outbox_failure(std::error_code ec) {
+  return ec.category() == herald::error_category() && ec.value() >= static_cast<int>(herald::error::outbox_full) &&
+         ec.value() <= static_cast<int>(herald::error::outbox_io);
+}
 
 inline std::string stats_json(const herald::webhook::EndpointStats& s) {
   std::string o = "{\"id\":\"";
@@ -158,21 +195,18 @@ inline std::unique_ptr<Webhooks> add_webhook_routes(Demo& d) {
     }
     for (const auto& t : cfg.topics)
       if (!ex.authorize(t, herald::auth::Action::subscribe)) return;
-    // Resolving the host may take a while: park the exchange, answer from
-    // its own loop when the sender is done.
-    auto slot = std::make_shared<detail::Awaiting::Slot>();
-    slot->ex = &ex;
-    auto executor = ex.executor();
-    ex.park(std::make_unique<detail::Awaiting>(slot, ex.now() + std::chrono::seconds(15)));
-    w->sender().async_add_endpoint(std::move(cfg), [slot, executor](std::error_code ec, std::string id) {
-      asio::post(executor, [slot, ec, id = std::move(id)] {
-        herald::Exchange* e = slot->ex;
-        if (!e) return;
-        if (!ec) return e->respond(201, "application/json", "{\"id\":\"" + id + "\"}");
+    // Resolving the host and storing the endpoint take a while: park the
+    // exchange, answer from its own loop when the sender is done.
+    auto answer = detail::park(ex);
+    w->sender().async_add_endpoint(std::move(cfg), [answer](std::error_code ec, std::string id) {
+      answer([ec, id = std::move(id)](herald::Exchange& e) {
+        if (!ec) return e.respond(201, "application/json", "{\"id\":\"" + id + "\"}");
+        if (detail::outbox_failure(ec)) return detail::outbox_unavailable(e, ec);
         if (ec == herald::error::webhook_forbidden_address)
-          return e->respond_error(400, "target address not allowed (private, loopback, link-local, metadata...)");
-        if (ec.category() == herald::error_category()) return e->respond_error(400, ec.message());
-        e->respond_error(400, "cannot resolve the URL's host: " + ec.message());
+          return e.respond_error(400, "target address not allowed (private, loopback, link-local, metadata...)");
+        if (ec == herald::error::shutting_down) return e.respond_error(503, "server is shutting down", {{"Retry-After", "1"}});
+        if (ec.category() == herald::error_category()) return e.respond_error(400, ec.message());
+        e.respond_error(400, "cannot resolve the URL's host: " + ec.message());
       });
     });
   });
@@ -195,17 +229,32 @@ inline std::unique_ptr<Webhooks> add_webhook_routes(Demo& d) {
     if (!st) return ex.respond_error(404, "no such endpoint");
     for (const auto& t : st->topics)
       if (!ex.authorize(t, herald::auth::Action::subscribe)) return;
-    auto ec = w->sender().set_signing_keys(ex.param("id"), keys);
-    if (ec == herald::error::not_found) return ex.respond_error(404, "no such endpoint");
-    if (ec) return ex.respond_error(400, ec.message());
-    ex.respond(200, "application/json", "{\"keys\":" + std::to_string(keys.size()) + "}");
+    const std::size_t n = keys.size();
+    auto answer = detail::park(ex);
+    w->sender().async_set_signing_keys(std::string(ex.param("id")), std::move(keys), [answer, n](std::error_code ec) {
+      answer([ec, n](herald::Exchange& e) {
+        if (ec == herald::error::not_found) return e.respond_error(404, "no such endpoint");
+        if (detail::outbox_failure(ec)) return detail::outbox_unavailable(e, ec);
+        if (ec) return e.respond_error(400, ec.message());
+        e.respond(200, "application/json", "{\"keys\":" + std::to_string(n) + "}");
+      });
+    });
   });
 
   s.route("POST", "/hooks/endpoints/{id}/replay", [w](herald::Exchange& ex) {
-    auto n = w->sender().replay(ex.param("id"));
-    if (!n) return ex.respond_error(404, "no such endpoint");
-    ex.respond(202, "application/json", "{\"requeued\":" + std::to_string(*n) + "}");
+    auto answer = detail::park(ex);
+    w->sender().async_replay(std::string(ex.param("id")), [answer](std::error_code ec, std::size_t n) {
+      answer([ec, n](herald::Exchange& e) {
+        if (ec == herald::error::not_found) return e.respond_error(404, "no such endpoint");
+        if (ec) return detail::outbox_unavailable(e, ec);
+        e.respond(202, "application/json", "{\"requeued\":" + std::to_string(n) + "}");
+      });
+    });
   });
+
+  // Publishes to a topic an endpoint takes are refused while the outbox
+  // cannot write (main.cpp's POST /publish and the WebSocket topics ask).
+  d.admit = [w](std::string_view topic) { return w->sender().admit(topic); };
   return hooks;
 }
 

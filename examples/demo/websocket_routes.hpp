@@ -27,8 +27,9 @@ inline void add_websocket_routes(Demo& d) {
 
   herald::WebSocketOptions topic = base;
   topic.subprotocols = {std::string(herald::WebSocketPolicy::herald_v1)};
-  topic.on_message = [&hub = d.hub](herald::WebSocketPolicy& ws, herald::websocket::Opcode op, std::string_view payload) {
+  topic.on_message = [&hub = d.hub, &d](herald::WebSocketPolicy& ws, herald::websocket::Opcode op, std::string_view payload) {
     if (op != herald::websocket::Opcode::text) return ws.close(1003, "only text messages are published");
+    if (d.admit && d.admit(ws.topic())) return ws.close(1013, "webhook outbox unavailable, try again later");
     if (hub.publish(ws.topic(), std::string(payload)) == 0) ws.close(1013, "too many topics");
   };
   d.server.websocket("/ws/topic/{topic}", d.hub, topic);

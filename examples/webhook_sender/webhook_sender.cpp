@@ -141,6 +141,15 @@ struct Receivers {
   }
 };
 
+// An exchange waiting for the sender; the slot is cleared if it ends first.
+struct Waiting final : herald::Parked {
+  explicit Waiting(std::shared_ptr<herald::Exchange*> s) : slot(std::move(s)) {}
+  ~Waiting() override { *slot = nullptr; }
+  void on_deadline() override { (*slot)->respond_error(504, "the sender took too long"); }
+  void on_shutdown() override { (*slot)->respond_error(503, "shutting down"); }
+  std::shared_ptr<herald::Exchange*> slot;
+};
+
 // Starts the sender, then registers the two receivers as endpoints of topic
 // "orders"; prints the listening line once events can flow.
 asio::awaitable<void> setup(wh::Sender& sender, unsigned short port, const wh::Secret& secret) {
@@ -216,9 +225,21 @@ int main(int argc, char** argv) {
     ex.respond(200, "application/json", out + "]}");
   });
   server.route("POST", "/endpoints/{id}/replay", [&](herald::Exchange& ex) {
-    auto n = sender.replay(ex.param("id"));  // dead letters back in the queue, same webhook-ids
-    if (!n) return ex.respond_error(404, "no such endpoint");
-    ex.respond(202, "application/json", "{\"requeued\":" + std::to_string(*n) + "}");
+    // Replay reads and writes the outbox, on the sender's store thread: park
+    // the exchange, answer when it is done. The sender runs on this server's
+    // only loop, so the answer comes back on the exchange's thread.
+    auto slot = std::make_shared<herald::Exchange*>(&ex);
+    auto wait = std::make_unique<Waiting>(slot);
+    wait->deadline = ex.now() + std::chrono::seconds(10);
+    ex.park(std::move(wait));
+    sender.async_replay(std::string(ex.param("id")), [slot](std::error_code ec, std::size_t n) {
+      herald::Exchange* e = *slot;
+      if (!e) return;  // the client went away
+      if (ec == herald::error::not_found) return e->respond_error(404, "no such endpoint");
+      if (ec) return e->respond_error(503, ec.message());
+      // dead letters back in the queue, same webhook-ids
+      e->respond(202, "application/json", "{\"requeued\":" + std::to_string(n) + "}");
+    });
   });
   server.route("POST", "/receiver/flaky", [&](herald::Exchange& ex) {
     receivers.receive(ex, [&](std::string_view id) { return ++receivers.attempts_seen[std::string(id)] > 2; });

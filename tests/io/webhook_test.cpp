@@ -15,8 +15,12 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <sqlite3.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -123,6 +127,8 @@ struct Rig {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<wh::AttemptReport> reports;
+  std::vector<std::string> logs;                    // the sender's log lines
+  std::function<void(const wh::AttemptReport&)> also;  // called first on each report (sender's thread)
   std::thread thread;
 
   explicit Rig(wh::SenderOptions o = {}, std::unique_ptr<wh::Outbox> outbox = nullptr) {
@@ -133,7 +139,13 @@ struct Rig {
     o.metrics = &metrics;
     if (!o.resolver) o.resolver = resolver;
     o.client.total_timeout = 500ms;  // the "times out once" case waits this long, in real time
+    if (!o.log)
+      o.log = [this](std::string_view line) {
+        std::lock_guard lk(mu);
+        logs.emplace_back(line);
+      };
     o.on_attempt = [this](const wh::AttemptReport& r) {
+      if (also) also(r);
       {
         std::lock_guard lk(mu);
         reports.push_back(r);
@@ -178,6 +190,35 @@ struct Rig {
     if (d > 0) clock.advance(std::chrono::milliseconds(d));
   }
   wh::EndpointStats stats(const std::string& id) { return sender->stats(id).value(); }
+  std::string log_text() {
+    std::lock_guard lk(mu);
+    std::string all;
+    for (const auto& l : logs) all += l + "\n";
+    return all;
+  }
+  /// Dead letters, replay and key changes complete on the sender's executor
+  /// once the store thread has answered.
+  std::pair<std::error_code, std::vector<wh::Message>> dead_letters(const std::string& id) {
+    std::promise<std::pair<std::error_code, std::vector<wh::Message>>> p;
+    auto f = p.get_future();
+    sender->async_dead_letters(id, [&p](std::error_code ec, std::vector<wh::Message> v) { p.set_value({ec, std::move(v)}); });
+    REQUIRE(f.wait_for(5s) == std::future_status::ready);
+    return f.get();
+  }
+  std::pair<std::error_code, std::size_t> replay(const std::string& id) {
+    std::promise<std::pair<std::error_code, std::size_t>> p;
+    auto f = p.get_future();
+    sender->async_replay(id, [&p](std::error_code ec, std::size_t n) { p.set_value({ec, n}); });
+    REQUIRE(f.wait_for(5s) == std::future_status::ready);
+    return f.get();
+  }
+  std::error_code set_keys(const std::string& id, std::vector<std::string> keys) {
+    std::promise<std::error_code> p;
+    auto f = p.get_future();
+    sender->async_set_signing_keys(id, std::move(keys), [&p](std::error_code ec) { p.set_value(ec); });
+    REQUIRE(f.wait_for(5s) == std::future_status::ready);
+    return f.get();
+  }
 };
 
 }  // namespace
@@ -293,18 +334,19 @@ TEST_CASE("webhook sender: 4xx dead-letters, replay re-queues, 410 disables, sch
   CHECK(a.outcome == wh::Outcome::dead_letter);
   CHECK(a.state == wh::MessageState::dead);
   CHECK(rig.stats(id).dead == 1);
-  auto dead = rig.sender->dead_letters(id);
+  auto [dead_ec, dead] = rig.dead_letters(id);
+  CHECK_FALSE(dead_ec);
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].msg_id == a.msg_id);
   CHECK(rig.metrics.webhook_dead_letters == 1);
 
-  CHECK(rig.sender->replay(id) == 1u);  // same message, same id, now accepted
+  CHECK(rig.replay(id) == std::pair<std::error_code, std::size_t>{{}, 1u});  // same message, same id, now accepted
   auto b = rig.next_report();
   CHECK(b.outcome == wh::Outcome::delivered);
   CHECK(b.msg_id == a.msg_id);
   CHECK(rig.stats(id).dead == 0);
   CHECK(rig.stats(id).delivered == 1);
-  CHECK_FALSE(rig.sender->replay("ep_unknown"));
+  CHECK(rig.replay("ep_unknown").first == herald::error::not_found);
 
   // Schedule end: two attempts (0 s, 1 s), both 503, then dead.
   rx.push({{.status = 503}, {.status = 503}});
@@ -481,7 +523,7 @@ TEST_CASE("webhook sender: the SQLite outbox survives a restart", "[io][webhook]
     auto r = rig.next_report();
     CHECK(r.outcome == wh::Outcome::delivered);
     CHECK(r.msg_id == first_msg);  // same webhook-id across the restart
-    CHECK(rig.sender->replay(id) == 1u);
+    CHECK(rig.replay(id).second == 1u);
     CHECK(rig.next_report().outcome == wh::Outcome::delivered);
     // Event ids restart at 1 in a new process; the webhook-id does not repeat.
     rig.hub.publish("t", "new life");
@@ -526,7 +568,7 @@ TEST_CASE("webhook sender: several signing keys, each verifies alone, and rotati
   CHECK_FALSE(verifies_with(g, {wh::Secret::generate()}));
 
   // The end of the rotation: the old secret goes.
-  CHECK_FALSE(rig.sender->set_signing_keys(id, {fresh}));
+  CHECK_FALSE(rig.set_keys(id, {fresh}));
   rig.hub.publish("t", "rotated");
   CHECK(rig.next_report().outcome == wh::Outcome::delivered);
   REQUIRE(rx.count() == 2);
@@ -536,10 +578,10 @@ TEST_CASE("webhook sender: several signing keys, each verifies alone, and rotati
   CHECK_FALSE(verifies_with(rx.at(1), {secret_of(kSecret)}));
 
   // Refused changes leave the keys as they were.
-  CHECK(rig.sender->set_signing_keys("ep_nope", {fresh}) == herald::error::not_found);
-  CHECK(rig.sender->set_signing_keys(id, {}) == herald::error::webhook_bad_secret);
-  CHECK(rig.sender->set_signing_keys(id, {fresh, "whsec_!!"}) == herald::error::webhook_bad_secret);
-  CHECK(rig.sender->set_signing_keys(id, {ed.public_key().to_string()}) == herald::error::webhook_bad_secret);
+  CHECK(rig.set_keys("ep_nope", {fresh}) == herald::error::not_found);
+  CHECK(rig.set_keys(id, {}) == herald::error::webhook_bad_secret);
+  CHECK(rig.set_keys(id, {fresh, "whsec_!!"}) == herald::error::webhook_bad_secret);
+  CHECK(rig.set_keys(id, {ed.public_key().to_string()}) == herald::error::webhook_bad_secret);
   rig.hub.publish("t", "still fresh");
   CHECK(rig.next_report().outcome == wh::Outcome::delivered);
   REQUIRE(rx.count() == 3);
@@ -572,7 +614,7 @@ TEST_CASE("webhook sender: the SQLite outbox keeps the signing keys, and old row
     CHECK(rig.next_report().outcome == wh::Outcome::delivered);
     REQUIRE(rx.count() == 1);
     CHECK(verifies_with(rx.at(0), {secret_of(kSecret)}));
-    CHECK_FALSE(rig.sender->set_signing_keys("ep_old", {kSecret, fresh}));  // rotation starts
+    CHECK_FALSE(rig.set_keys("ep_old", {kSecret, fresh}));  // rotation starts
   }
   {
     Rig rig({.ssrf = wh::SsrfPolicy::allow_local()}, std::make_unique<wh::SqliteOutbox>(db));
@@ -593,11 +635,16 @@ TEST_CASE("webhook receiver: verified, deduplicated, published after the answer"
   herald::WebhookReceiverOptions o;
   std::error_code ec;
   o.secrets.push_back(wh::Secret::parse(kSecret, ec));
+  // The receiver's clock is fixed: "301 s off" is 301 s off however long the
+  // machine takes between building a request and checking it (with the real
+  // clock, a scheduler pause of a second turned "now + 301" into an accepted
+  // "now + 300" under load).
+  const auto fixed = std::chrono::system_clock::time_point(std::chrono::seconds(1'760'000'000));
+  o.now = [fixed] { return fixed; };
   herald::WebhookPolicy::install_receiver(server, "/hooks/in", hub, std::move(o));
   server.start();
 
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(fixed.time_since_epoch()).count();
   auto post = [&](std::string id, std::int64_t ts, std::string body, std::string sig_body = {}, bool headers = true) {
     if (sig_body.empty()) sig_body = body;
     std::string req = "POST /hooks/in HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
@@ -787,4 +834,338 @@ TEST_CASE("http client: https verifies the certificate and the host name, sends 
   REQUIRE(rx.sni.size() >= 2);
   CHECK(std::find(rx.sni.begin(), rx.sni.end(), "hook.test") != rx.sni.end());
   CHECK(rx.sni.back().empty());
+}
+
+// ----------------------------------------------------------- a failing outbox
+
+namespace {
+
+/// An outbox that fails on demand, around a real one: the store thread's
+/// calls throw the error set in `fail` (0: none) and can be slowed by `delay`.
+struct FlakyOutbox final : wh::Outbox {
+  explicit FlakyOutbox(std::unique_ptr<wh::Outbox> in) : inner(std::move(in)) {}
+  std::unique_ptr<wh::Outbox> inner;
+  std::atomic<int> fail{0};
+  std::atomic<int> delay_ms{0};
+  std::atomic<int> applies{0}, failures{0};
+  std::atomic<std::thread::id> store_thread{};
+
+  void gate() {
+    store_thread = std::this_thread::get_id();
+    if (int d = delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(d));  // slow disk, on the store thread
+    if (int e = fail.load()) {
+      ++failures;
+      throw std::system_error(make_error_code(herald::error(e)), "injected");
+    }
+  }
+  std::uint64_t epoch() override { return inner->epoch(); }
+  void put_endpoint(const wh::EndpointRecord& e) override { gate(); inner->put_endpoint(e); }
+  void set_endpoint_status(std::string_view id, bool d, std::int64_t f) override {
+    gate();
+    inner->set_endpoint_status(id, d, f);
+  }
+  std::vector<wh::EndpointRecord> endpoints() override { gate(); return inner->endpoints(); }
+  void enqueue(std::span<wh::Message> m) override { gate(); inner->enqueue(m); }
+  void update(const wh::Message& m) override { gate(); inner->update(m); }
+  void delivered(std::span<const wh::Message> m) override { gate(); inner->delivered(m); }
+  std::vector<wh::Message> owed() override { gate(); return inner->owed(); }
+  std::vector<wh::Message> dead_letters(std::string_view ep) override { gate(); return inner->dead_letters(ep); }
+  std::vector<wh::Message> requeue_dead(std::string_view ep, std::int64_t now) override {
+    gate();
+    return inner->requeue_dead(ep, now);
+  }
+  wh::MessageCounts counts(std::string_view ep) override { gate(); return inner->counts(ep); }
+  void flush() override { inner->flush(); }
+  void apply(wh::OutboxChanges& c) override {
+    ++applies;
+    gate();
+    inner->apply(c);
+  }
+};
+
+/// A fresh temporary directory, removed at the end.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& tag) {
+    path = std::filesystem::temp_directory_path() / ("herald-" + tag + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string db() const { return (path / "webhooks.sqlite3").string(); }
+};
+
+}  // namespace
+
+TEST_CASE("webhook sender: a failing outbox loses nothing, refuses new work, and catches up", "[io][webhook][outbox]") {
+  Receiver rx;
+  TempDir dir("whfail");
+  auto flaky_owner = std::make_unique<FlakyOutbox>(std::make_unique<wh::SqliteOutbox>(dir.db()));
+  FlakyOutbox* flaky = flaky_owner.get();
+  std::string id, second_msg, third_msg;
+  {
+    Rig rig({.ssrf = wh::SsrfPolicy::allow_local()}, std::move(flaky_owner));
+    id = rig.add_ok(rx.url());
+    rig.hub.publish("t", "one");
+    CHECK(rig.next_report().outcome == wh::Outcome::delivered);
+    CHECK(rig.sender->admit("t") == std::error_code{});
+
+    // The disk fills: an event already published (accepted) waits in memory.
+    flaky->fail = static_cast<int>(herald::error::outbox_full);
+    rig.hub.publish("t", "two");
+    REQUIRE(test::eventually([&] { return rig.sender->outbox_error() == herald::error::outbox_full; }));
+    CHECK(rig.metrics.webhook_outbox_errors >= 1);
+    CHECK(rig.metrics.webhook_outbox_failing == 1);
+    CHECK(rig.metrics.webhook_unwritten == 1);
+    CHECK(rig.stats(id).pending == 0);  // accepted, in memory: counted once written
+    CHECK(rx.count() == 1);             // not attempted before it is written
+    // New work is refused with the error, and counted.
+    CHECK(rig.sender->admit("t") == herald::error::outbox_full);
+    CHECK(rig.sender->admit("no-endpoint-takes-this") == std::error_code{});  // nothing to write for it
+    CHECK(rig.metrics.webhook_refused == 1);
+    CHECK(rig.add({.url = rx.url(), .secret = kSecret, .topics = {"t"}}).first == herald::error::outbox_full);
+    CHECK(rig.set_keys(id, {kSecret}) == herald::error::outbox_full);
+    CHECK(rig.replay(id).first == herald::error::outbox_full);
+    CHECK(rig.dead_letters(id).first == herald::error::outbox_full);
+    CHECK(rig.metrics.webhook_refused == 4);
+    // The commit is tried again and again, not once per event.
+    const int tries = flaky->applies;
+    REQUIRE(test::eventually([&] { return flaky->applies >= tries + 2; }));
+
+    // Room again: the accepted event is written, then delivered.
+    flaky->fail = 0;
+    auto r2 = rig.next_report();
+    CHECK(r2.outcome == wh::Outcome::delivered);
+    CHECK(r2.event_id == 2);
+    second_msg = r2.msg_id;
+    REQUIRE(test::eventually([&] { return !rig.sender->outbox_error(); }));
+    CHECK(rig.sender->admit("t") == std::error_code{});
+    CHECK(rig.metrics.webhook_outbox_failing == 0);
+    CHECK(rig.metrics.webhook_unwritten == 0);
+    const auto log = rig.log_text();
+    CHECK(log.find("commit failed (webhook outbox storage full)") != std::string::npos);
+    CHECK(log.find("writing again") != std::string::npos);
+    CHECK(flaky->store_thread.load() != rig.thread.get_id());  // storage never ran on the loop
+
+    // A delivery whose mark cannot be committed stays owed in the outbox.
+    rig.also = [&](const wh::AttemptReport& r) {
+      if (r.outcome == wh::Outcome::delivered) flaky->fail = static_cast<int>(herald::error::outbox_io);
+    };
+    rig.hub.publish("t", "three");
+    auto r3 = rig.next_report();
+    CHECK(r3.outcome == wh::Outcome::delivered);
+    third_msg = r3.msg_id;
+    REQUIRE(test::eventually([&] { return rig.sender->outbox_error() == herald::error::outbox_io; }));
+    CHECK(rig.stats(id).delivered == 3);  // in memory; the mark waits for the outbox
+    CHECK(flaky->failures > 0);
+    // Stopping now cannot write the mark: it is logged, and the message stays owed.
+  }  // the Rig owns (and frees) the outbox: `flaky` dangles from here
+  {
+    // The same database without the failure: "three" is owed again (its
+    // delivery mark never committed) and goes out with the same webhook-id;
+    // "one" and "two" were marked and do not.
+    Rig rig({.ssrf = wh::SsrfPolicy::allow_local()}, std::make_unique<wh::SqliteOutbox>(dir.db()));
+    auto r = rig.next_report();
+    CHECK(r.outcome == wh::Outcome::delivered);
+    CHECK(r.msg_id == third_msg);
+    CHECK(r.event_id == 3);
+    CHECK(rig.stats(id).delivered == 3);
+  }
+  std::size_t seen_third = 0, seen_second = 0;
+  for (std::size_t i = 0; i < rx.count(); ++i) {
+    seen_third += rx.at(i).id == third_msg;
+    seen_second += rx.at(i).id == second_msg;
+  }
+  CHECK(seen_second == 1);
+  CHECK(seen_third == 2);  // at least once: the receiver dedupes on webhook-id
+}
+
+TEST_CASE("webhook sender: a database locked by another writer (real SQLite) refuses, then catches up",
+          "[io][webhook][outbox]") {
+  Receiver rx;
+  TempDir dir("whbusy");
+  auto outbox = std::make_unique<wh::SqliteOutbox>(dir.db(), wh::SqliteOutbox::Options{.busy_timeout = 20ms});
+  Rig rig({.ssrf = wh::SsrfPolicy::allow_local()}, std::move(outbox));
+  const std::string id = rig.add_ok(rx.url());
+
+  // Another process's connection takes the write lock and keeps it.
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(dir.db().c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+
+  rig.hub.publish("t", "while locked");
+  REQUIRE(test::eventually([&] { return rig.sender->outbox_error() == herald::error::outbox_busy; }));
+  CHECK(rig.sender->admit("t") == herald::error::outbox_busy);
+  CHECK(rig.metrics.webhook_unwritten == 1);
+  CHECK(rx.count() == 0);
+
+  REQUIRE(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(other);
+  auto r = rig.next_report();
+  CHECK(r.outcome == wh::Outcome::delivered);
+  CHECK(r.event_id == 1);
+  REQUIRE(test::eventually([&] { return !rig.sender->outbox_error(); }));
+  CHECK(rig.sender->admit("t") == std::error_code{});
+  CHECK(rig.metrics.webhook_outbox_errors >= 1);
+}
+
+TEST_CASE("webhook outbox: SQLite failures are herald error codes", "[io][webhook][outbox]") {
+  TempDir dir("whcorrupt");
+  {
+    std::ofstream f(dir.db(), std::ios::binary);
+    f << std::string(8192, 'x');  // not a database
+  }
+  try {
+    wh::SqliteOutbox o(dir.db());
+    FAIL("opened a corrupt database");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == herald::error::outbox_corrupt);
+  }
+  try {
+    wh::SqliteOutbox o((dir.path / "no" / "such" / "dir" / "x.sqlite3").string());
+    FAIL("opened a database in a missing directory");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == herald::error::outbox_io);
+  }
+  // The mapping, including the errno behind an I/O error (a file size limit
+  // is EFBIG, which SQLite reports as SQLITE_IOERR_WRITE).
+  using wh::detail::outbox_error;
+  CHECK(outbox_error(SQLITE_FULL, 0) == herald::error::outbox_full);
+  CHECK(outbox_error(SQLITE_IOERR_WRITE, EFBIG) == herald::error::outbox_full);
+  CHECK(outbox_error(SQLITE_IOERR_WRITE, ENOSPC) == herald::error::outbox_full);
+  CHECK(outbox_error(SQLITE_IOERR_WRITE, EIO) == herald::error::outbox_io);
+  CHECK(outbox_error(SQLITE_READONLY, 0) == herald::error::outbox_read_only);
+  CHECK(outbox_error(SQLITE_CANTOPEN, EROFS) == herald::error::outbox_read_only);
+  CHECK(outbox_error(SQLITE_BUSY, ENOSPC) == herald::error::outbox_busy);  // a stale errno does not count
+  CHECK(outbox_error(SQLITE_LOCKED, 0) == herald::error::outbox_busy);
+  CHECK(outbox_error(SQLITE_NOTADB, 0) == herald::error::outbox_corrupt);
+  CHECK(outbox_error(SQLITE_CORRUPT, 0) == herald::error::outbox_corrupt);
+  CHECK(outbox_error(SQLITE_NOMEM, 0) == herald::error::outbox_io);
+}
+
+// ------------------------------------------------------------------ lifetimes
+
+namespace {
+
+/// Accepts connections and never answers (keeps them open).
+struct BlackHole {
+  asio::io_context io{1};
+  asio::ip::tcp::acceptor acceptor{io, {asio::ip::make_address("127.0.0.1"), 0}};
+  std::vector<std::shared_ptr<asio::ip::tcp::socket>> held;
+  std::atomic<int> accepted{0};
+  std::thread thread;
+  BlackHole() {
+    accept();
+    thread = std::thread([this] { io.run(); });
+  }
+  ~BlackHole() {
+    asio::post(io, [this] {
+      acceptor.close();
+      held.clear();
+    });
+    io.stop();
+    thread.join();
+  }
+  void accept() {
+    auto s = std::make_shared<asio::ip::tcp::socket>(io);
+    acceptor.async_accept(*s, [this, s](std::error_code ec) {
+      if (ec) return;
+      held.push_back(s);
+      ++accepted;
+      accept();
+    });
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/hook"; }
+};
+
+/// Answers 200, 300 ms after each request arrives.
+struct SlowReceiver {
+  struct Later final : herald::Parked {
+    explicit Later(herald::Exchange& e) : ex(e) {}
+    void on_deadline() override { ex.respond(200, "text/plain", "late"); }
+    void on_shutdown() override { ex.respond_error(503, "bye"); }
+    herald::Exchange& ex;
+  };
+  std::unique_ptr<herald::Server> server;
+  std::atomic<int> requests{0};
+  herald::Metrics metrics;
+  SlowReceiver() {
+    server = std::make_unique<herald::Server>(herald::ServerOptions{.threads = 1, .metrics = &metrics});
+    server->route("POST", "/hook", [this](herald::Exchange& ex) {
+      ++requests;
+      auto p = std::make_unique<Later>(ex);
+      p->deadline = ex.now() + 300ms;
+      ex.park(std::move(p));
+    });
+    server->start();
+  }
+  ~SlowReceiver() { server->stop(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()) + "/hook"; }
+};
+
+}  // namespace
+
+TEST_CASE("webhook sender: stop waits for attempts in flight; destroying it after is safe while the loop runs",
+          "[io][webhook][lifetime]") {
+  BlackHole hole;
+  SlowReceiver slow;
+  asio::io_context io{1};
+  auto guard = asio::make_work_guard(io);
+  std::thread loop([&] { io.run(); });
+  herald::Metrics metrics;
+  herald::Broadcaster<std::string> hub{{}, metrics};
+  auto flaky_owner = std::make_unique<FlakyOutbox>(std::make_unique<wh::MemoryOutbox>());
+  FlakyOutbox* flaky = flaky_owner.get();
+  std::atomic<int> attempts_after_stop{0};
+  std::atomic<bool> stopped{false};
+  wh::SenderOptions o{.schedule = {0ms, 10ms, 10ms},
+                      .ssrf = wh::SsrfPolicy::allow_local(),
+                      .on_attempt = [&](const wh::AttemptReport&) { attempts_after_stop += stopped.load(); },
+                      .metrics = &metrics,
+                      .log = [](std::string_view) {}};
+  o.client.total_timeout = 1s;
+  auto sender = std::make_unique<wh::Sender>(io.get_executor(), hub, std::move(flaky_owner), std::move(o));
+  sender->async_start(asio::use_future).get();
+  auto add = [&](std::string url) {
+    auto f = sender->async_add_endpoint({.url = std::move(url), .secret = kSecret, .topics = {"t"}}, asio::use_future);
+    REQUIRE(f.wait_for(5s) == std::future_status::ready);
+    return f.get();
+  };
+  add(hole.url());
+  add(slow.url());
+  for (int i = 0; i < 6; ++i) hub.publish("t", "in flight " + std::to_string(i));
+  auto in_flight = [&] {  // read on the sender's loop, where the client lives
+    std::promise<std::size_t> p;
+    asio::post(io, [&] { p.set_value(sender->client().in_flight()); });
+    return p.get_future().get();
+  };
+  // Both targets hold requests: the hole never answers, the slow one not yet.
+  REQUIRE(test::eventually([&] { return hole.accepted >= 4 && slow.requests >= 1; }));
+  CHECK(in_flight() >= 4);
+  // A commit on a slow disk is on the store thread when stop comes.
+  flaky->delay_ms = 100;
+  hub.publish("t", "being written");
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto stop = sender->async_stop(asio::use_future);
+  REQUIRE(stop.wait_for(5s) == std::future_status::ready);
+  stop.get();
+  stopped = true;
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(took < 900ms);  // the attempts were cancelled, not waited out (their timeout is 1 s)
+  CHECK(in_flight() == 0);
+  sender.reset();  // while `io` keeps running
+
+  // Past the attempt timeout and the slow answers: nothing of the sender's runs any more.
+  std::promise<void> later;
+  asio::steady_timer t(io, 1200ms);
+  t.async_wait([&](std::error_code) { later.set_value(); });
+  REQUIRE(later.get_future().wait_for(5s) == std::future_status::ready);
+  CHECK(attempts_after_stop == 0);
+  guard.reset();
+  io.stop();
+  loop.join();
 }

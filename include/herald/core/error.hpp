@@ -46,6 +46,12 @@ enum class error {
   webhook_forbidden_address,    ///< target refused by the SSRF guard
   webhook_bad_url,              ///< URL not http(s) or unparsable
   webhook_duplicate,            ///< message id already processed
+  // webhook outbox (its storage failed; what was accepted is kept and written later)
+  outbox_full = 450,            ///< no space: disk full, quota, file size limit (SQLITE_FULL, ENOSPC, EFBIG)
+  outbox_read_only,             ///< storage refuses writes (SQLITE_READONLY, EROFS, EACCES)
+  outbox_busy,                  ///< database locked by another writer past the busy timeout
+  outbox_corrupt,               ///< not a database, or a damaged one (SQLITE_CORRUPT, SQLITE_NOTADB)
+  outbox_io,                    ///< any other storage failure (SQLITE_IOERR, SQLITE_CANTOPEN, out of memory...)
   // auth
   auth_missing_token = 500, ///< 401
   auth_invalid_token,       ///< malformed, forged, wrong alg: 401
@@ -91,6 +97,11 @@ class error_category final : public std::error_category {
       case error::webhook_forbidden_address: return "webhook target address not allowed";
       case error::webhook_bad_url: return "webhook URL invalid";
       case error::webhook_duplicate: return "webhook message already processed";
+      case error::outbox_full: return "webhook outbox storage full";
+      case error::outbox_read_only: return "webhook outbox storage read-only";
+      case error::outbox_busy: return "webhook outbox database locked";
+      case error::outbox_corrupt: return "webhook outbox database corrupt";
+      case error::outbox_io: return "webhook outbox storage I/O error";
       case error::auth_missing_token: return "missing access token";
       case error::auth_invalid_token: return "invalid access token";
       case error::auth_expired: return "access token expired or not yet valid";

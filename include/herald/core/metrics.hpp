@@ -70,6 +70,11 @@ struct Metrics {
   Gauge topics_with_history{0};      ///< of them, those holding history (HubOptions::max_topics)
   Counter topics_refused_publish{0}; ///< publishes to a new topic refused past max_topics
   Counter topics_refused_subscribe{0};///< subscribes to a new topic refused past max_subscribed_topics
+  // The webhook outbox's storage (SQLite on the sender's store thread).
+  Counter webhook_outbox_errors{0};  ///< outbox transactions that failed (each try of a failing commit counts)
+  Counter webhook_refused{0};        ///< publishes and registrations refused (503) while the outbox cannot take them
+  Gauge webhook_outbox_failing{0};   ///< 1 while the last outbox commit failed, else 0
+  Gauge webhook_unwritten{0};        ///< messages accepted and not committed yet (kept in memory meanwhile)
 
   static void add(Counter& c, std::uint64_t n = 1) noexcept { c.fetch_add(n, std::memory_order_relaxed); }
   static void add(Gauge& g, std::int64_t n) noexcept { g.fetch_add(n, std::memory_order_relaxed); }
@@ -157,6 +162,14 @@ struct Metrics {
     family("herald_topics_refused_total", "counter", "New topics refused at a cap (HubOptions).");
     value("herald_topics_refused_total", "side=\"publish\"", topics_refused_publish);
     value("herald_topics_refused_total", "side=\"subscribe\"", topics_refused_subscribe);
+    family("herald_webhook_outbox_errors_total", "counter", "Webhook outbox transactions that failed.");
+    value("herald_webhook_outbox_errors_total", "", webhook_outbox_errors);
+    family("herald_webhook_refused_total", "counter", "Publishes and registrations refused while the outbox fails.");
+    value("herald_webhook_refused_total", "", webhook_refused);
+    family("herald_webhook_outbox_failing", "gauge", "1 while the webhook outbox's last commit failed.");
+    value("herald_webhook_outbox_failing", "", webhook_outbox_failing);
+    family("herald_webhook_unwritten", "gauge", "Accepted webhook messages not yet committed to the outbox.");
+    value("herald_webhook_unwritten", "", webhook_unwritten);
     return o;
   }
 };

@@ -95,6 +95,8 @@ struct ClientStream {
   }
 };
 
+class ClientOpBase;
+
 /// State shared by a Client and its operations in flight, so an operation
 /// outliving its Client still completes safely.
 struct ClientCore {
@@ -110,6 +112,9 @@ struct ClientCore {
   std::map<std::string, std::vector<std::unique_ptr<ClientStream>>> idle;
   std::uint64_t opened = 0, reused = 0;
   bool closed = false;
+  /// Operations started and not finished, for Client::cancel (by start order).
+  std::map<std::uint64_t, std::weak_ptr<ClientOpBase>> live;
+  std::uint64_t next_op = 0;
 
   static std::string key(const ClientTarget& t) {
     return (t.https ? "https://" : "http://") + t.host + ":" + std::to_string(t.port);
@@ -127,6 +132,9 @@ class ClientOpBase : public std::enable_shared_from_this<ClientOpBase> {
         parser_(core_->opt.limits) {}
   virtual ~ClientOpBase() = default;
   HERALD_DECL void start();
+  /// Ends the operation now with asio::error::operation_aborted (its socket
+  /// closed, its timer cancelled). No effect once it finished.
+  HERALD_DECL void cancel();
 
  protected:
   virtual void complete(std::error_code ec, Response r) = 0;
@@ -150,7 +158,9 @@ class ClientOpBase : public std::enable_shared_from_this<ClientOpBase> {
   std::string out_;
   std::array<char, 16 * 1024> buf_{};
   Clock::time_point total_deadline_{};
+  std::uint64_t id_ = 0;
   bool reused_ = false, retried_ = false, timed_out_ = false, finished_ = false, no_reuse_ = false;
+  bool cancelled_ = false;
 };
 
 template <class Handler>
@@ -210,7 +220,8 @@ class ClientOp final : public ClientOpBase {
 /// @endcode
 /// @par Thread Safety
 /// Call a Client from its executor's thread only (or through a strand).
-/// Operations may outlive the Client; they then complete normally.
+/// Operations may outlive the Client; they then complete normally, unless
+/// cancel() ended them first.
 class Client {
  public:
   explicit Client(asio::any_io_executor ex, ClientOptions o = {})
@@ -233,6 +244,19 @@ class Client {
         },
         token, std::move(target), std::move(req));
   }
+
+  /// Ends every request in flight: each completes (through its handler, as
+  /// always posted) with asio::error::operation_aborted, its connection
+  /// closed, not pooled. What an owner calls before it goes away while the
+  /// executor keeps running.
+  void cancel() {
+    std::vector<std::shared_ptr<detail::ClientOpBase>> ops;
+    for (auto& [id, w] : core_->live)
+      if (auto op = w.lock()) ops.push_back(std::move(op));
+    for (auto& op : ops) op->cancel();
+  }
+  /// Requests started and not completed yet.
+  std::size_t in_flight() const noexcept { return core_->live.size(); }
 
   /// Closes every pooled idle connection.
   void close_idle() {
@@ -292,6 +316,8 @@ HERALD_DECL void ClientCore::checkin(const ClientTarget& t, std::unique_ptr<Clie
 }
 
 HERALD_DECL void ClientOpBase::start() {
+  id_ = ++core_->next_op;
+  core_->live.emplace(id_, weak_from_this());
   if (target_.addresses.empty() || target_.host.empty()) return done(make_error_code(error::invalid_argument));
   total_deadline_ = Clock::now() + core_->opt.total_timeout;
   out_ = serialize();
@@ -303,6 +329,16 @@ HERALD_DECL void ClientOpBase::start() {
     return write();
   }
   connect();
+}
+
+HERALD_DECL void ClientOpBase::cancel() {
+  if (finished_ || cancelled_) return;
+  cancelled_ = true;
+  timer_.cancel();
+  // Every pending operation on the stream completes with operation_aborted,
+  // and async_connect does not go on to the next address of a closed socket.
+  if (stream_) stream_->close();
+  else done(asio::error::operation_aborted);
 }
 
 HERALD_DECL void ClientOpBase::arm(Clock::time_point deadline) {
@@ -322,6 +358,7 @@ HERALD_DECL void ClientOpBase::connect() {
   arm(connect_deadline);
   asio::async_connect(stream_->lowest(), target_.addresses,
                       [self = shared_from_this(), this](std::error_code ec, const asio::ip::tcp::endpoint&) {
+                        if (cancelled_) return done(asio::error::operation_aborted);
                         if (timed_out_) return done(make_error_code(error::timeout));
                         if (ec) return done(ec);
                         ++core_->opened;
@@ -344,6 +381,7 @@ HERALD_DECL void ClientOpBase::handshake() {
   tls.set_verify_mode(asio::ssl::verify_peer);
   tls.set_verify_callback(asio::ssl::host_name_verification(target_.host));
   tls.async_handshake(asio::ssl::stream_base::client, [self = shared_from_this(), this](std::error_code ec) {
+    if (cancelled_) return done(asio::error::operation_aborted);
     if (timed_out_) return done(make_error_code(error::timeout));
     if (ec) return done(ec);
     arm(total_deadline_);
@@ -370,6 +408,7 @@ HERALD_DECL std::string ClientOpBase::serialize() const {
 HERALD_DECL void ClientOpBase::write() {
   stream_->with([&](auto& s) {
     asio::async_write(s, asio::buffer(out_), [self = shared_from_this(), this](std::error_code ec, std::size_t) {
+      if (cancelled_) return done(asio::error::operation_aborted);
       if (timed_out_) return done(make_error_code(error::timeout));
       if (ec) return on_read_error(ec);
       read();
@@ -380,6 +419,7 @@ HERALD_DECL void ClientOpBase::write() {
 HERALD_DECL void ClientOpBase::read() {
   stream_->with([&](auto& s) {
     s.async_read_some(asio::buffer(buf_), [self = shared_from_this(), this](std::error_code ec, std::size_t n) {
+      if (cancelled_) return done(asio::error::operation_aborted);
       if (timed_out_) return done(make_error_code(error::timeout));
       if (ec) return on_read_error(ec);
       auto r = parser_.feed({buf_.data(), n});
@@ -421,9 +461,10 @@ HERALD_DECL void ClientOpBase::on_read_error(std::error_code ec) {
 HERALD_DECL void ClientOpBase::done(std::error_code ec) {
   if (finished_) return;
   finished_ = true;
+  core_->live.erase(id_);
   timer_.cancel();
   Response r;
-  if (!ec) {
+  if (!ec && !cancelled_) {
     r = parser_.take();
     if (r.keep_alive && !r.truncated && !no_reuse_ && stream_) core_->checkin(target_, std::move(stream_));
   }

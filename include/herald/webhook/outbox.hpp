@@ -1,12 +1,16 @@
 // herald: the webhook outbox: endpoints and the messages owed to them, in
-// memory or durable in SQLite (WAL). The sender is its only caller.
+// memory or durable in SQLite (WAL). The sender is its only caller, from a
+// store thread of its own: SQLite never runs on an event loop.
 #pragma once
 #include <herald/config.hpp>
+#include <herald/core/error.hpp>
 
 #include <sqlite3.h>
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -14,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace herald::webhook {
@@ -60,11 +65,31 @@ struct MessageCounts {
   std::uint64_t pending = 0, retrying = 0, dead = 0;
 };
 
-/// What the sender needs from storage. Not thread-safe: the sender serialises
-/// every call (it holds its lock around them).
+/// What one commit writes: what the sender gathered since its last commit
+/// (one loop pass, or everything since the outbox began to fail).
+struct OutboxChanges {
+  std::vector<Message> enqueue;           ///< new messages, in acceptance order; `seq` is set on success
+  std::vector<Message> update;            ///< attempts, next attempt and state of messages still stored
+  std::vector<Message> delivered;         ///< forget these and count them on their endpoints
+  std::vector<EndpointRecord> endpoints;  ///< rows written whole, last (new endpoints, keys, status, counts)
+  bool empty() const noexcept {
+    return enqueue.empty() && update.empty() && delivered.empty() && endpoints.empty();
+  }
+};
+
+/// What the sender needs from storage.
+///
+/// Threads: the sender calls an outbox from its store thread only, one call
+/// at a time (construction and destruction excepted), never from an event loop.
+///
+/// Errors: a call that fails throws; std::system_error carrying one of
+/// herald's `outbox_*` codes (error.hpp) says why, any other exception reads
+/// as error::outbox_io. The sender turns it into an error_code for its caller
+/// and keeps what it had accepted in memory until a commit succeeds.
 ///
 /// Contract: when a call returns, its effect is committed (for the SQLite
-/// outbox, a committed transaction: it survives SIGKILL of the process).
+/// outbox, a committed transaction: it survives SIGKILL of the process); when
+/// it throws, it had no effect.
 class Outbox {
  public:
   virtual ~Outbox() = default;
@@ -90,6 +115,16 @@ class Outbox {
   virtual MessageCounts counts(std::string_view endpoint_id) = 0;
   /// Makes everything durable as far as the medium allows (a WAL checkpoint).
   virtual void flush() = 0;
+  /// Writes `c` (sets the `seq` of `c.enqueue`): what the sender calls for
+  /// every commit. This default runs the calls above in turn and is atomic
+  /// only if nothing fails; a durable outbox overrides it with one
+  /// transaction (a failed commit is retried whole).
+  virtual void apply(OutboxChanges& c) {
+    if (!c.enqueue.empty()) enqueue(c.enqueue);
+    for (const auto& m : c.update) update(m);
+    if (!c.delivered.empty()) delivered(c.delivered);
+    for (const auto& e : c.endpoints) put_endpoint(e);
+  }
 };
 
 /// The outbox in memory: what `--data-dir` absent means. Everything in it,
@@ -181,6 +216,26 @@ struct StmtFinalizer {
 };
 using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
+/// An SQLite result (and the errno of the failed system call, if any) as
+/// herald's error: what the sender reports and the demo answers 503 with.
+HERALD_DECL error outbox_error(int rc, int sys_errno) noexcept {
+  switch (rc & 0xff) {
+    case SQLITE_FULL: return error::outbox_full;
+    case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH: return error::outbox_read_only;
+    case SQLITE_BUSY: case SQLITE_LOCKED: return error::outbox_busy;
+    case SQLITE_CORRUPT: case SQLITE_NOTADB: return error::outbox_corrupt;
+    case SQLITE_IOERR: case SQLITE_CANTOPEN:
+      // A failed write past the file size limit (RLIMIT_FSIZE: EFBIG) is
+      // SQLITE_IOERR_WRITE, not SQLITE_FULL: the errno tells them apart.
+      switch (sys_errno) {
+        case ENOSPC: case EFBIG: case EDQUOT: return error::outbox_full;
+        case EROFS: case EACCES: case EPERM: return error::outbox_read_only;
+        default: return error::outbox_io;
+      }
+    default: return error::outbox_io;
+  }
+}
+
 HERALD_DECL std::string join_lines(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& t : v) s.append(t).push_back('\n');  // topics never contain '\n'
@@ -215,19 +270,37 @@ HERALD_DECL std::vector<std::string> split_lines(std::string_view s) {
 /// Delivered messages are deleted (their count kept on the endpoint row), so
 /// the file holds only what is owed and the dead letters.
 ///
-/// @throws std::runtime_error from the constructor when the file cannot be
-/// opened or its schema created (a configuration error: report at start-up).
+/// Errors: every failure throws std::system_error with an `outbox_*` code
+/// (detail::outbox_error) and SQLite's message; a transaction that fails is
+/// rolled back whole.
+///
+/// @throws std::system_error (a std::runtime_error) from the constructor when
+/// the file cannot be opened or its schema created (a configuration error:
+/// report at start-up).
 class SqliteOutbox final : public Outbox {
  public:
-  explicit SqliteOutbox(const std::string& path, bool full_sync = false) {
+  struct Options {
+    /// fsync every commit (see above). Off: a process crash loses nothing, a
+    /// power cut may lose the last commits.
+    bool full_sync = false;
+    /// How long a statement waits for another connection's lock before it
+    /// fails with error::outbox_busy. 5 s: only the sender's store thread
+    /// waits, never an event loop.
+    std::chrono::milliseconds busy_timeout{5000};
+  };
+  explicit SqliteOutbox(const std::string& path, bool full_sync = false)
+      : SqliteOutbox(path, Options{.full_sync = full_sync}) {}
+  SqliteOutbox(const std::string& path, Options o) {
+    const bool full_sync = o.full_sync;
     sqlite3* raw = nullptr;
     const mode_t old = ::umask(077);  // the file holds endpoint secrets: owner only
     const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                    nullptr);
     ::umask(old);
     db_.reset(raw);
-    if (rc != SQLITE_OK) fail("open " + path);
-    sqlite3_busy_timeout(db_.get(), 5000);
+    if (rc != SQLITE_OK) fail("open " + path, rc);
+    sqlite3_extended_result_codes(db_.get(), 1);
+    sqlite3_busy_timeout(db_.get(), static_cast<int>(o.busy_timeout.count()));
     exec("PRAGMA journal_mode=WAL");
     exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
@@ -304,40 +377,27 @@ class SqliteOutbox final : public Outbox {
   void enqueue(std::span<Message> msgs) override {
     if (msgs.empty()) return;
     Tx tx(*this);
-    for (auto& m : msgs) {
-      sqlite3_stmt* s = insert_.get();
-      text(s, 1, m.endpoint_id);
-      text(s, 2, m.topic);
-      sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(m.event_id));
-      text(s, 4, m.msg_id);
-      sqlite3_bind_blob64(s, 5, m.body.data(), m.body.size(), SQLITE_STATIC);
-      sqlite3_bind_int64(s, 6, m.attempts);
-      sqlite3_bind_int64(s, 7, m.next_attempt_ms);
-      sqlite3_bind_int64(s, 8, static_cast<int>(m.state));
-      run(s);
-      m.seq = sqlite3_last_insert_rowid(db_.get());
-    }
+    insert_all(msgs);
     tx.commit();
   }
 
-  void update(const Message& m) override {
-    sqlite3_stmt* s = update_.get();
-    sqlite3_bind_int64(s, 1, m.seq);
-    sqlite3_bind_int64(s, 2, m.attempts);
-    sqlite3_bind_int64(s, 3, m.next_attempt_ms);
-    sqlite3_bind_int64(s, 4, static_cast<int>(m.state));
-    run(s);
-  }
+  void update(const Message& m) override { update_one(m); }
 
   void delivered(std::span<const Message> msgs) override {
     if (msgs.empty()) return;
     Tx tx(*this);
-    for (const auto& m : msgs) {
-      sqlite3_bind_int64(delete_.get(), 1, m.seq);
-      run(delete_.get());
-      text(count_delivered_.get(), 1, m.endpoint_id);
-      run(count_delivered_.get());
-    }
+    delete_all(msgs);
+    tx.commit();
+  }
+
+  /// One transaction for the whole commit.
+  void apply(OutboxChanges& c) override {
+    if (c.empty()) return;
+    Tx tx(*this);
+    insert_all(c.enqueue);
+    for (const auto& m : c.update) update_one(m);
+    delete_all(c.delivered);
+    for (const auto& e : c.endpoints) put_endpoint(e);
     tx.commit();
   }
 
@@ -380,6 +440,38 @@ class SqliteOutbox final : public Outbox {
   void flush() override { sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr); }
 
  private:
+  void insert_all(std::span<Message> msgs) {
+    for (auto& m : msgs) {
+      sqlite3_stmt* s = insert_.get();
+      text(s, 1, m.endpoint_id);
+      text(s, 2, m.topic);
+      sqlite3_bind_int64(s, 3, static_cast<std::int64_t>(m.event_id));
+      text(s, 4, m.msg_id);
+      sqlite3_bind_blob64(s, 5, m.body.data(), m.body.size(), SQLITE_STATIC);
+      sqlite3_bind_int64(s, 6, m.attempts);
+      sqlite3_bind_int64(s, 7, m.next_attempt_ms);
+      sqlite3_bind_int64(s, 8, static_cast<int>(m.state));
+      run(s);
+      m.seq = sqlite3_last_insert_rowid(db_.get());
+    }
+  }
+  void update_one(const Message& m) {
+    sqlite3_stmt* s = update_.get();
+    sqlite3_bind_int64(s, 1, m.seq);
+    sqlite3_bind_int64(s, 2, m.attempts);
+    sqlite3_bind_int64(s, 3, m.next_attempt_ms);
+    sqlite3_bind_int64(s, 4, static_cast<int>(m.state));
+    run(s);
+  }
+  void delete_all(std::span<const Message> msgs) {
+    for (const auto& m : msgs) {
+      sqlite3_bind_int64(delete_.get(), 1, m.seq);
+      run(delete_.get());
+      text(count_delivered_.get(), 1, m.endpoint_id);
+      run(count_delivered_.get());
+    }
+  }
+
   /// A transaction rolled back unless committed (an exception mid-batch
   /// leaves nothing half-written).
   class Tx {
@@ -398,9 +490,12 @@ class SqliteOutbox final : public Outbox {
     bool done_ = false;
   };
 
-  [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("herald: SQLite outbox: " + what + ": " +
-                             (db_ ? sqlite3_errmsg(db_.get()) : "out of memory"));
+  [[noreturn]] void fail(const std::string& what, int rc = 0) const {
+    if (rc == 0) rc = db_ ? sqlite3_extended_errcode(db_.get()) : SQLITE_NOMEM;
+    const int sys = db_ ? sqlite3_system_errno(db_.get()) : 0;
+    throw std::system_error(make_error_code(detail::outbox_error(rc, sys)),
+                            "herald: SQLite outbox: " + what + ": " +
+                                (db_ ? sqlite3_errmsg(db_.get()) : "out of memory"));
   }
   void exec(const char* sql) {
     if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(sql);
@@ -422,12 +517,12 @@ class SqliteOutbox final : public Outbox {
     const int rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) fail(sqlite3_sql(s));
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) fail(sqlite3_sql(s), rc);
   }
   bool step(sqlite3_stmt* s) {
     const int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) fail(sqlite3_sql(s));
+    if (rc != SQLITE_DONE) fail(sqlite3_sql(s), rc);
     return false;
   }
   std::vector<Message> select(const char* sql, std::string_view ep) {
