@@ -36,6 +36,12 @@ class Connection;
 /// | `p.on_close(c, ec)`          | once, when the connection ends: unsubscribe, count             |
 /// | `p.on_drained(c)` (optional) | the send queue was fully written while open: feed it more      |
 /// |                              | (SSE paces a long replay this way)                             |
+/// | `p.on_failure(c)` (optional) | a callback above threw: say goodbye (WebSocket: close 1011);   |
+/// |                              | without it the connection closes after what is queued          |
+///
+/// Every callback may throw: the connection catches it, counts it in
+/// `Metrics::connection_exceptions`, logs it (core/log.hpp) and ends itself;
+/// the loop and the other connections go on.
 template <class P, class C>
 concept TransportPolicy = requires(P& p, C& c, std::span<char> bytes, const EventPtr& ev,
                                    Subscription& sub, Clock::time_point now, std::error_code ec) {
@@ -70,7 +76,9 @@ using MemberIf = std::conditional_t<Use, T, NoMember<N>>;
 /// its own and writes with `async_write`.
 ///
 /// @par Thread Safety
-/// A connection lives on one io_context thread; call it there only.
+/// A connection lives on one io_context thread; call it there only. That
+/// io_context must be run by one thread (see `Loop`): `create`, `start` and
+/// every handler check it and throw std::logic_error otherwise.
 template <class Transport, class Stream = Socket>
 class Connection final : public Subscriber,
                          public detail::LoopNode,
@@ -102,8 +110,9 @@ class Connection final : public Subscriber,
   template <class... Args>
   explicit Connection(Key, Stream stream, Args&&... args)
       : stream_(std::move(stream)),
-        loop_(Loop::of(static_cast<asio::io_context&>(stream_.get_executor().context()))),
+        loop_(Loop::of_executor(stream_.get_executor())),
         transport_(make_transport(std::forward<Args>(args)...)) {
+    loop_.enter();  // std::logic_error on a thread that may not touch this loop (see Loop)
     Metrics::add(metrics().connections[Metrics::idx(Transport::kind)], 1);
     counted_ = true;
     std::error_code ec;
@@ -113,19 +122,26 @@ class Connection final : public Subscriber,
       stream_.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ec);
   }
 
-  ~Connection() override { uncount(); }
+  ~Connection() override {
+    uncount();
+    // Still linked only when a handler was refused (wrong thread) and dropped
+    // the last owner: no dangling node is left in the loop's list.
+    if (linked_) loop_.remove(this);
+  }
 
   /// Starts the transport and reads; `leftover` are bytes already read past
   /// the request by whoever accepted the stream.
   void start(std::string_view leftover = {}) {
     static_assert(TransportPolicy<Transport, Connection>);
-    loop_.add(this);
-    transport_.on_start(*this);
-    if (!leftover.empty() && state_ == State::open) {
-      std::string bytes(leftover);  // on_read gets writable bytes, as from a read
-      transport_.on_read(*this, std::span<char>(bytes.data(), bytes.size()));
-    }
-    if (state_ == State::open) read();
+    loop_.add(this);  // throws std::logic_error on a thread that may not touch this loop
+    guarded([&] {
+      transport_.on_start(*this);
+      if (!leftover.empty() && state_ == State::open) {
+        std::string bytes(leftover);  // on_read gets writable bytes, as from a read
+        transport_.on_read(*this, std::span<char>(bytes.data(), bytes.size()));
+      }
+    });
+    if (state_ != State::closed) guarded([&] { read(); });
   }
 
   Transport& transport() noexcept { return transport_; }
@@ -195,7 +211,7 @@ class Connection final : public Subscriber,
   void on_event(const EventPtr& ev, Subscription& sub) override {
     if (state_ != State::open) return;
     Metrics::add(metrics().deliveries[Metrics::idx(Transport::kind)]);
-    transport_.on_event(*this, ev, sub);
+    guarded([&] { transport_.on_event(*this, ev, sub); });  // a codec that throws ends this connection only
   }
 
   // LoopNode
@@ -203,17 +219,20 @@ class Connection final : public Subscriber,
   void sweep(Clock::time_point now) override {
     if (state_ == State::draining) return finish(make_error_code(error::timeout));
     deadline_ = Clock::time_point::max();
-    transport_.on_tick(*this, now);
+    guarded([&] { transport_.on_tick(*this, now); });
   }
   void shutdown(Clock::time_point deadline) override {
     if (state_ != State::open) return;
-    transport_.on_shutdown(*this);
+    guarded([&] { transport_.on_shutdown(*this); });
     if (state_ == State::draining && deadline < deadline_) deadline_ = deadline;
   }
+  void abort() override { finish(make_error_code(error::shutting_down)); }
   void flush() override {
     if (writing_ || state_ == State::closed) return;
-    if constexpr (detail::is_plain_tcp<Stream>) flush_plain();
-    else flush_stream();
+    guarded([&] {
+      if constexpr (detail::is_plain_tcp<Stream>) flush_plain();
+      else flush_stream();
+    });
   }
 
  private:
@@ -225,6 +244,39 @@ class Connection final : public Subscriber,
   static Transport make_transport(Args&&... args) {
     if constexpr (std::is_constructible_v<Transport, Args&&...>) return Transport(std::forward<Args>(args)...);
     else return Transport{std::forward<Args>(args)...};
+  }
+
+  /// Runs `f`; what it throws ends this connection (see failed()), not the handler.
+  template <class F>
+  void guarded(F&& f) noexcept {
+    try {
+      f();
+    } catch (...) {
+      failed();
+    }
+  }
+
+  /// A callback threw: count, log, and end this connection (the transport's
+  /// `on_failure` goodbye first, once); a second failure closes at once.
+  [[gnu::cold]] void failed() noexcept {
+    Metrics::add(metrics().connection_exceptions);
+    detail::log_exception(std::string(transport_name(Transport::kind)) + " connection");
+    if (state_ == State::closed) return;
+    const auto why = make_error_code(error::internal_error);
+    if (!failing_) {
+      failing_ = true;
+      try {
+        if constexpr (requires { transport_.on_failure(*this); }) transport_.on_failure(*this);
+        if (state_ == State::open) close(why);
+        return;
+      } catch (...) {
+        detail::log_exception("closing after a failure");
+      }
+    }
+    try {
+      finish(why);
+    } catch (...) {
+    }
   }
 
   bool push(Chunk c) {
@@ -254,19 +306,25 @@ class Connection final : public Subscriber,
     auto self = this->shared_from_this();
     if constexpr (detail::is_plain_tcp<Stream>) {
       stream_.async_wait(asio::socket_base::wait_read, [self](std::error_code ec) {
-        if (ec) return self->on_read_error(ec);
-        self->read_ready();
+        self->loop_.enter();
+        self->guarded([&] {
+          if (ec) return self->on_read_error(ec);
+          self->read_ready();
+        });
       });
     } else {
       // Not zero-filled: the pages an idle connection's pending read never
       // reaches are never touched.
       if (!tls_buf_) tls_buf_ = std::make_unique_for_overwrite<char[]>(kStreamBuffer);
       stream_.async_read_some(asio::buffer(tls_buf_.get(), kStreamBuffer), [self](std::error_code ec, std::size_t n) {
-        if (ec) return self->on_read_error(ec);
-        Metrics::add(self->metrics().bytes_in[Metrics::idx(Transport::kind)], n);
-        self->stats_.bytes_in += n;
-        self->transport_.on_read(*self, std::span<char>(self->tls_buf_.get(), n));
-        if (self->state_ != State::closed) self->read();
+        self->loop_.enter();
+        self->guarded([&] {
+          if (ec) return self->on_read_error(ec);
+          Metrics::add(self->metrics().bytes_in[Metrics::idx(Transport::kind)], n);
+          self->stats_.bytes_in += n;
+          self->guarded([&] { self->transport_.on_read(*self, std::span<char>(self->tls_buf_.get(), n)); });
+          if (self->state_ != State::closed) self->read();
+        });
       });
     }
   }
@@ -281,7 +339,7 @@ class Connection final : public Subscriber,
       if (ec) return on_read_error(ec);
       Metrics::add(metrics().bytes_in[Metrics::idx(Transport::kind)], n);
       stats_.bytes_in += n;
-      transport_.on_read(*this, std::span<char>(buf, n));
+      guarded([&] { transport_.on_read(*this, std::span<char>(buf, n)); });
       if (n < Loop::kReadBufferSize) break;
     }
     if (state_ != State::closed) read();
@@ -301,6 +359,7 @@ class Connection final : public Subscriber,
         writing_ = true;
         auto self = this->shared_from_this();
         stream_.async_wait(asio::socket_base::wait_write, [self](std::error_code ec) {
+          self->loop_.enter();
           self->writing_ = false;
           if (ec) return self->on_read_error(ec);
           self->flush();
@@ -327,10 +386,13 @@ class Connection final : public Subscriber,
     writing_ = true;
     auto self = this->shared_from_this();
     asio::async_write(stream_, asio::buffer(out_), [self](std::error_code ec, std::size_t w) {
+      self->loop_.enter();
       self->writing_ = false;
-      if (ec) return self->on_read_error(ec);
-      self->wrote(w);
-      self->flush();
+      self->guarded([&] {
+        if (ec) return self->on_read_error(ec);
+        self->wrote(w);
+        self->flush();
+      });
     });
   }
 
@@ -370,7 +432,7 @@ class Connection final : public Subscriber,
     state_ = State::closed;
     uncount();
     auto self = this->shared_from_this();  // on_close may drop the last owner
-    transport_.on_close(*this, reason);
+    guarded([&] { transport_.on_close(*this, reason); });  // the cleanup below runs whatever it throws
     loop_.remove(this);
     Metrics::add(metrics().queue_bytes, -static_cast<std::int64_t>(queue_.bytes()));
     queue_.clear();
@@ -395,6 +457,7 @@ class Connection final : public Subscriber,
   bool counted_ = false;
   bool linger_ = false;
   bool gate_held_ = false;
+  bool failing_ = false;  // a callback threw: the goodbye is under way
   std::shared_ptr<void> lease_;           // released at finish (or destruction)
   // Not over plain TCP (no bytes there): OpenSSL needs a target for
   // decryption, and a joined copy of what is being written.

@@ -234,6 +234,12 @@ class WebSocketPolicy {
   }
   template <class C>
   void on_close(C&, std::error_code ec) { ended(ec); }
+  /// A callback (ours, a codec, `on_message`, ...) threw: close 1011.
+  template <class C>
+  void on_failure(C&) {
+    start_close(static_cast<std::uint16_t>(websocket::CloseCode::internal_error), "internal error",
+                make_error_code(error::internal_error));
+  }
 
   // ---- assembly -------------------------------------------------------------
   /// Serves WebSocket on `pattern`; with `{topic}` in it (or `o.topic`), each
