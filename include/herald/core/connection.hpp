@@ -40,6 +40,12 @@ class Connection;
 /// |                              | requests past the limit); checked again after on_drained       |
 /// | `p.pause_reads_when_full()`  | (optional) false: keep reading while the queue is full (a      |
 /// |                              | client, whose queue holds its own sends)                       |
+/// | `p.on_failure(c)` (optional) | a callback above threw: say goodbye (WebSocket: close 1011);   |
+/// |                              | without it the connection closes after what is queued          |
+///
+/// Every callback may throw: the connection catches it, counts it in
+/// `Metrics::connection_exceptions`, logs it (core/log.hpp) and ends itself;
+/// the loop and the other connections go on.
 template <class P, class C>
 concept TransportPolicy = requires(P& p, C& c, std::span<char> bytes, const EventPtr& ev,
                                    Subscription& sub, Clock::time_point now, std::error_code ec) {
@@ -81,7 +87,9 @@ using MemberIf = std::conditional_t<Use, T, NoMember<N>>;
 /// `max_bytes` closes it too.
 ///
 /// @par Thread Safety
-/// A connection lives on one io_context thread; call it there only.
+/// A connection lives on one io_context thread; call it there only. That
+/// io_context must be run by one thread (see `Loop`): `create`, `start` and
+/// every handler check it and throw std::logic_error otherwise.
 template <class Transport, class Stream = Socket>
 class Connection final : public Subscriber,
                          public detail::LoopNode,
@@ -113,8 +121,9 @@ class Connection final : public Subscriber,
   template <class... Args>
   explicit Connection(Key, Stream stream, Args&&... args)
       : stream_(std::move(stream)),
-        loop_(Loop::of(static_cast<asio::io_context&>(stream_.get_executor().context()))),
+        loop_(Loop::of_executor(stream_.get_executor())),
         transport_(make_transport(std::forward<Args>(args)...)) {
+    loop_.enter();  // std::logic_error on a thread that may not touch this loop (see Loop)
     Metrics::add(metrics().connections[Metrics::idx(Transport::kind)], 1);
     counted_ = true;
     std::error_code ec;
@@ -127,25 +136,30 @@ class Connection final : public Subscriber,
   ~Connection() override {
     uncount();
     if (read_paused_) Metrics::add(metrics().reads_paused, -1);
+    // Still linked only when a handler was refused (wrong thread) and dropped
+    // the last owner: no dangling node is left in the loop's list.
+    if (linked_) loop_.remove(this);
   }
 
   /// Starts the transport and reads; `leftover` are bytes already read past
   /// the request by whoever accepted the stream.
   void start(std::string_view leftover = {}) {
     static_assert(TransportPolicy<Transport, Connection>);
-    loop_.add(this);
+    loop_.add(this);  // throws std::logic_error on a thread that may not touch this loop
     read_driven_ = true;  // the handshake and a replay are bounded by the protocol and the history
-    transport_.on_start(*this);
-    if (!leftover.empty() && state_ == State::open) {
-      std::string bytes(leftover);  // on_read gets writable bytes, as from a read
-      transport_.on_read(*this, std::span<char>(bytes.data(), bytes.size()));
-    }
+    guarded([&] {
+      transport_.on_start(*this);
+      if (!leftover.empty() && state_ == State::open) {
+        std::string bytes(leftover);  // on_read gets writable bytes, as from a read
+        transport_.on_read(*this, std::span<char>(bytes.data(), bytes.size()));
+      }
+    });
     read_driven_ = false;
     // Draining too: a lingering close started by on_start or by the leftover
     // (a WebSocket refusing its first frame) waits for the peer's EOF, and
     // only a pending read keeps the connection (and its place in the loop and
     // the hub) until then.
-    if (state_ != State::closed) read();
+    if (state_ != State::closed) guarded([&] { read(); });
   }
 
   Transport& transport() noexcept { return transport_; }
@@ -227,7 +241,7 @@ class Connection final : public Subscriber,
   void on_event(const EventPtr& ev, Subscription& sub) override {
     if (state_ != State::open) return;
     Metrics::add(metrics().deliveries[Metrics::idx(Transport::kind)]);
-    transport_.on_event(*this, ev, sub);
+    guarded([&] { transport_.on_event(*this, ev, sub); });  // a codec that throws ends this connection only
   }
 
   // LoopNode
@@ -241,17 +255,20 @@ class Connection final : public Subscriber,
     if (now < deadline_) return;  // only the write deadline was looked at
     if (state_ == State::draining) return finish(make_error_code(error::timeout));
     deadline_ = Clock::time_point::max();
-    transport_.on_tick(*this, now);
+    guarded([&] { transport_.on_tick(*this, now); });
   }
   void shutdown(Clock::time_point deadline) override {
     if (state_ != State::open) return;
-    transport_.on_shutdown(*this);
+    guarded([&] { transport_.on_shutdown(*this); });
     if (state_ == State::draining && deadline < deadline_) deadline_ = deadline;
   }
+  void abort() override { finish(make_error_code(error::shutting_down)); }
   void flush() override {
     if (writing_ || state_ == State::closed) return;
-    if constexpr (detail::is_plain_tcp<Stream>) flush_plain();
-    else flush_stream();
+    guarded([&] {
+      if constexpr (detail::is_plain_tcp<Stream>) flush_plain();
+      else flush_stream();
+    });
   }
 
  private:
@@ -263,6 +280,39 @@ class Connection final : public Subscriber,
   static Transport make_transport(Args&&... args) {
     if constexpr (std::is_constructible_v<Transport, Args&&...>) return Transport(std::forward<Args>(args)...);
     else return Transport{std::forward<Args>(args)...};
+  }
+
+  /// Runs `f`; what it throws ends this connection (see failed()), not the handler.
+  template <class F>
+  void guarded(F&& f) noexcept {
+    try {
+      f();
+    } catch (...) {
+      failed();
+    }
+  }
+
+  /// A callback threw: count, log, and end this connection (the transport's
+  /// `on_failure` goodbye first, once); a second failure closes at once.
+  [[gnu::cold]] void failed() noexcept {
+    Metrics::add(metrics().connection_exceptions);
+    detail::log_exception(std::string(transport_name(Transport::kind)) + " connection");
+    if (state_ == State::closed) return;
+    const auto why = make_error_code(error::internal_error);
+    if (!failing_) {
+      failing_ = true;
+      try {
+        if constexpr (requires { transport_.on_failure(*this); }) transport_.on_failure(*this);
+        if (state_ == State::open) close(why);
+        return;
+      } catch (...) {
+        detail::log_exception("closing after a failure");
+      }
+    }
+    try {
+      finish(why);
+    } catch (...) {
+    }
   }
 
   bool push(Chunk c) {
@@ -314,21 +364,27 @@ class Connection final : public Subscriber,
     auto self = this->shared_from_this();
     if constexpr (detail::is_plain_tcp<Stream>) {
       stream_.async_wait(asio::socket_base::wait_read, [self](std::error_code ec) {
-        if (ec) return self->on_read_error(ec);
-        self->read_ready();
+        self->loop_.enter();
+        self->guarded([&] {
+          if (ec) return self->on_read_error(ec);
+          self->read_ready();
+        });
       });
     } else {
       // Not zero-filled: the pages an idle connection's pending read never
       // reaches are never touched.
       if (!tls_buf_) tls_buf_ = std::make_unique_for_overwrite<char[]>(kStreamBuffer);
       stream_.async_read_some(asio::buffer(tls_buf_.get(), kStreamBuffer), [self](std::error_code ec, std::size_t n) {
-        if (ec) return self->on_read_error(ec);
-        Metrics::add(self->metrics().bytes_in[Metrics::idx(Transport::kind)], n);
-        self->stats_.bytes_in += n;
-        self->read_driven_ = true;
-        self->transport_.on_read(*self, std::span<char>(self->tls_buf_.get(), n));
-        self->read_driven_ = false;
-        if (self->state_ != State::closed) self->read();
+        self->loop_.enter();
+        self->guarded([&] {
+          if (ec) return self->on_read_error(ec);
+          Metrics::add(self->metrics().bytes_in[Metrics::idx(Transport::kind)], n);
+          self->stats_.bytes_in += n;
+          self->read_driven_ = true;
+          self->guarded([&] { self->transport_.on_read(*self, std::span<char>(self->tls_buf_.get(), n)); });
+          self->read_driven_ = false;
+          if (self->state_ != State::closed) self->read();
+        });
       });
     }
   }
@@ -344,7 +400,7 @@ class Connection final : public Subscriber,
       Metrics::add(metrics().bytes_in[Metrics::idx(Transport::kind)], n);
       stats_.bytes_in += n;
       read_driven_ = true;
-      transport_.on_read(*this, std::span<char>(buf, n));
+      guarded([&] { transport_.on_read(*this, std::span<char>(buf, n)); });
       read_driven_ = false;
       if (n < Loop::kReadBufferSize || pause_wanted()) break;
     }
@@ -366,6 +422,7 @@ class Connection final : public Subscriber,
         if (write_by_ == 0) write_by_ = loop_.write_deadline();  // the peer must read by then
         auto self = this->shared_from_this();
         stream_.async_wait(asio::socket_base::wait_write, [self](std::error_code ec) {
+          self->loop_.enter();
           self->writing_ = false;
           self->write_by_ = 0;  // writable: the peer read something
           if (ec) return self->on_read_error(ec);
@@ -394,11 +451,14 @@ class Connection final : public Subscriber,
     write_by_ = loop_.write_deadline();  // the whole record must go out by then
     auto self = this->shared_from_this();
     asio::async_write(stream_, asio::buffer(out_), [self](std::error_code ec, std::size_t w) {
+      self->loop_.enter();
       self->writing_ = false;
       self->write_by_ = 0;
-      if (ec) return self->on_read_error(ec);
-      self->wrote(w);
-      self->flush();
+      self->guarded([&] {
+        if (ec) return self->on_read_error(ec);
+        self->wrote(w);
+        self->flush();
+      });
     });
   }
 
@@ -445,7 +505,7 @@ class Connection final : public Subscriber,
     state_ = State::closed;
     uncount();
     auto self = this->shared_from_this();  // on_close may drop the last owner
-    transport_.on_close(*this, reason);
+    guarded([&] { transport_.on_close(*this, reason); });  // the cleanup below runs whatever it throws
     loop_.remove(this);
     Metrics::add(metrics().queue_bytes, -static_cast<std::int64_t>(queue_.bytes()));
     queue_.clear();
@@ -477,6 +537,7 @@ class Connection final : public Subscriber,
   bool gate_held_ = false;
   bool read_paused_ = false;   // no read armed until the queue drains (or the transport lets go)
   bool read_driven_ = false;   // inside on_start/on_read/on_drained: sends answer the peer
+  bool failing_ = false;  // a callback threw: the goodbye is under way
   std::shared_ptr<void> lease_;           // released at finish (or destruction)
   // Not over plain TCP (no bytes there): OpenSSL needs a target for
   // decryption, and a joined copy of what is being written.

@@ -18,6 +18,7 @@ enum class error {
   shutting_down,        ///< the server is draining
   invalid_topic,        ///< topic name outside 1..128 of [A-Za-z0-9_.-]
   invalid_argument,     ///< a parameter outside its domain (misuse)
+  internal_error,       ///< an exception inside a handler, codec or callback: 500 / close 1011
   // http
   bad_request = 100,    ///< malformed request: 400
   uri_too_long,         ///< request line past the limit: 414
@@ -73,6 +74,7 @@ class error_category final : public std::error_category {
       case error::shutting_down: return "server shutting down";
       case error::invalid_topic: return "invalid topic name";
       case error::invalid_argument: return "invalid argument";
+      case error::internal_error: return "internal error";
       case error::bad_request: return "bad request";
       case error::uri_too_long: return "request line too long";
       case error::headers_too_large: return "request headers too large";

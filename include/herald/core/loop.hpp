@@ -4,16 +4,24 @@
 // this loop pass.
 #pragma once
 #include <herald/core/clock.hpp>
+#include <herald/core/log.hpp>
 #include <herald/core/send_queue.hpp>
+#include <herald/core/socket.hpp>
 
 #include <asio/buffer.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 namespace herald {
@@ -28,6 +36,8 @@ class LoopNode {
   virtual std::shared_ptr<LoopNode> keep_alive() = 0;
   /// Ask the connection to finish: drain and close within `deadline`.
   virtual void shutdown(Clock::time_point deadline) = 0;
+  /// End the connection now, without a goodbye.
+  virtual void abort() = 0;
 
   Clock::time_point deadline_ = Clock::time_point::max();  ///< next sweep that concerns this node
   LoopNode* prev_ = nullptr;
@@ -53,6 +63,20 @@ class SweepHook {
 /// Per-io_context state, found with `asio::use_service<Loop>(io_context)`.
 /// One coarse timer per thread sweeps every connection's deadline (heartbeat,
 /// idle, close), so a connection holds no timer of its own.
+///
+/// @par Thread Safety
+/// A Loop, and every connection on its io_context, is touched without locks:
+/// the io_context must be run by **one thread at a time**, the same one
+/// throughout (`herald::Server` runs one io_context per thread). The Loop
+/// checks it, in release builds too: the first thread that runs a
+/// connection's work while running the io_context becomes the Loop's owner,
+/// and a connection created, started or run on any other thread throws
+/// `std::logic_error` (logged first) before touching shared state: from
+/// `Connection::create`/`accept` to their caller, from a handler out of that
+/// thread's `io_context::run`. To serve one io_context from several threads,
+/// use one io_context per thread instead (an acceptor on one, sockets handed
+/// to the others: see examples/existing_asio_server). `reset_owner()` hands a
+/// Loop to another thread after the first stopped running it for good.
 class Loop final : public asio::io_context::service {
  public:
   static inline asio::io_context::id id;
@@ -62,6 +86,25 @@ class Loop final : public asio::io_context::service {
   explicit Loop(asio::io_context& ctx) : asio::io_context::service(ctx), ctx_(ctx), timer_(ctx) {}
 
   static Loop& of(asio::io_context& ctx) { return asio::use_service<Loop>(ctx); }
+  /// The Loop of the io_context behind `ex`: an io_context's executor (a
+  /// compile-time check), a strand of one, or an `any_io_executor` holding
+  /// either (checked at run time: std::logic_error for a thread_pool's, a
+  /// system_executor, ...). herald's connections need an io_context.
+  template <class Executor>
+  static Loop& of_executor(const Executor& ex) {
+    return of(detail::context_of(ex));
+  }
+
+  /// Checks that the calling thread may touch this loop (see the class's
+  /// Thread Safety); throws std::logic_error if not. One load and compare.
+  void enter() {
+    auto me = std::this_thread::get_id();
+    if (owner_.load(std::memory_order_relaxed) == me) [[likely]] return;
+    claim(me);
+  }
+  /// Forgets the owning thread: the next thread that runs this io_context's
+  /// connections becomes the owner. Only once the previous one stopped for good.
+  void reset_owner() noexcept { owner_.store(std::thread::id(), std::memory_order_relaxed); }
 
   /// The buffer every connection of this thread reads into. An idle connection
   /// therefore holds none (DESIGN.md "What an idle connection costs").
@@ -104,6 +147,7 @@ class Loop final : public asio::io_context::service {
   }
 
   void add(detail::LoopNode* n) {
+    enter();
     if (n->linked_) return;
     n->linked_ = true;
     n->prev_ = nullptr;
@@ -163,6 +207,18 @@ class Loop final : public asio::io_context::service {
     }
   }
 
+  /// Ends every connection of this loop now (a stop whose drain time ran
+  /// out): each unsubscribes and closes its socket, so nothing of it is left
+  /// to reach a hub or a destroyed io_context later.
+  void abort_all() {
+    for (cursor_ = head_; cursor_;) {
+      detail::LoopNode* n = cursor_;
+      cursor_ = n->next_;
+      auto keep = n->keep_alive();
+      n->abort();
+    }
+  }
+
   /// Queues `n` to write at the end of this loop pass, so that everything
   /// delivered to it in the meantime goes out in one scatter write.
   void defer_flush(detail::LoopNode* n) {
@@ -177,13 +233,31 @@ class Loop final : public asio::io_context::service {
 
  private:
   void run_flushes() {
+    enter();
     flush_posted_ = false;
     flushing_.swap(dirty_);
     for (auto& n : flushing_) {
       n->flush_queued_ = false;
-      n->flush();
+      n->flush();  // a connection contains its own failures
     }
     flushing_.clear();
+  }
+
+  [[gnu::cold]] void claim(std::thread::id me) {
+    std::thread::id none;
+    // Claimed only by a thread that runs the io_context: a connection made
+    // before run() (on the thread that will run it, or any other) claims nothing.
+    if (!ctx_.get_executor().running_in_this_thread()) {
+      if (owner_.load(std::memory_order_relaxed) == none) return;
+    } else if (owner_.compare_exchange_strong(none, me, std::memory_order_relaxed)) {
+      return;
+    }
+    const char* what =
+        "herald: an io_context with herald connections is run by more than one thread (or a connection was "
+        "touched from a thread that does not run it); herald needs one thread per io_context: run one "
+        "io_context per thread and hand each accepted socket to one of them";
+    log(LogLevel::error, what);
+    throw std::logic_error(what);
   }
 
   void arm() {
@@ -194,7 +268,8 @@ class Loop final : public asio::io_context::service {
     timer_.async_wait([this](std::error_code ec) {
       armed_ = false;
       if (ec) return;
-      sweep();
+      enter();
+      sweep();  // a connection contains its own failures
       arm();
     });
   }
@@ -220,6 +295,7 @@ class Loop final : public asio::io_context::service {
   asio::const_buffer iov_[kMaxIov];
   std::vector<std::shared_ptr<detail::LoopNode>> dirty_, flushing_;
   std::vector<std::shared_ptr<detail::SweepHook>> hooks_;
+  std::atomic<std::thread::id> owner_{};  // the thread that runs this io_context (see enter())
 };
 
 }  // namespace herald

@@ -75,6 +75,11 @@ struct Metrics {
   Counter webhook_refused{0};        ///< publishes and registrations refused (503) while the outbox cannot take them
   Gauge webhook_outbox_failing{0};   ///< 1 while the last outbox commit failed, else 0
   Gauge webhook_unwritten{0};        ///< messages accepted and not committed yet (kept in memory meanwhile)
+  // Contained failures: each is also logged through the log sink (core/log.hpp).
+  Counter handler_exceptions{0};    ///< route handlers that threw: the request got 500 (or its session closed)
+  Counter connection_exceptions{0}; ///< exceptions in a connection's callbacks (transport, codec, user callback): that connection closed (WebSocket 1011)
+  Counter loop_exceptions{0};       ///< exceptions that reached an event-loop thread's run(): the loop went on
+  Counter accept_backoffs{0};       ///< accepts that failed for lack of descriptors or memory: accepting paused (50 ms doubling to 1 s)
 
   static void add(Counter& c, std::uint64_t n = 1) noexcept { c.fetch_add(n, std::memory_order_relaxed); }
   static void add(Gauge& g, std::int64_t n) noexcept { g.fetch_add(n, std::memory_order_relaxed); }
@@ -170,6 +175,14 @@ struct Metrics {
     value("herald_webhook_outbox_failing", "", webhook_outbox_failing);
     family("herald_webhook_unwritten", "gauge", "Accepted webhook messages not yet committed to the outbox.");
     value("herald_webhook_unwritten", "", webhook_unwritten);
+    family("herald_handler_exceptions_total", "counter", "Route handlers that threw (answered 500 or closed).");
+    value("herald_handler_exceptions_total", "", handler_exceptions);
+    family("herald_connection_exceptions_total", "counter", "Connections closed for an exception in their callbacks.");
+    value("herald_connection_exceptions_total", "", connection_exceptions);
+    family("herald_loop_exceptions_total", "counter", "Exceptions caught at an event-loop thread's run().");
+    value("herald_loop_exceptions_total", "", loop_exceptions);
+    family("herald_accept_backoffs_total", "counter", "Accept pauses for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM).");
+    value("herald_accept_backoffs_total", "", accept_backoffs);
     return o;
   }
 };

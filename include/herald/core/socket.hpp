@@ -2,6 +2,10 @@
 #pragma once
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/strand.hpp>
+
+#include <stdexcept>
+#include <string>
 
 #include <type_traits>
 
@@ -19,6 +23,36 @@ struct is_tcp_socket : std::false_type {};
 template <class E>
 struct is_tcp_socket<asio::basic_stream_socket<asio::ip::tcp, E>> : std::true_type {};
 
+/// The io_context behind an executor: an io_context's (checked at compile
+/// time), a strand of one, or an `any_io_executor` holding either (checked at
+/// run time); null for another (a thread_pool's, a system_executor).
+template <class Executor>
+asio::io_context* io_context_of(const Executor& ex) {
+  if constexpr (std::is_same_v<decltype(ex.context()), asio::io_context&>) {
+    return &ex.context();
+  } else if constexpr (requires { ex.get_inner_executor(); }) {
+    return io_context_of(ex.get_inner_executor());
+  } else if constexpr (requires { ex.template target<asio::io_context::executor_type>(); }) {
+    using Io = asio::io_context::executor_type;
+    using Tracked = std::decay_t<decltype(asio::prefer(std::declval<Io>(), asio::execution::outstanding_work.tracked))>;
+    if (auto* t = ex.template target<Io>()) return &t->context();
+    if (auto* t = ex.template target<Tracked>()) return &t->context();
+    if (auto* t = ex.template target<asio::strand<Io>>()) return &t->get_inner_executor().context();
+    return nullptr;
+  } else {
+    static_assert(sizeof(Executor) == 0, "herald: a connection's executor must be an asio::io_context's");
+  }
+}
+
+/// As io_context_of, throwing std::logic_error for an executor that is not an io_context's.
+template <class Executor>
+asio::io_context& context_of(const Executor& ex) {
+  if (asio::io_context* io = io_context_of(ex)) return *io;
+  std::string what = "herald: a connection's executor must be an asio::io_context's (or a strand of one)";
+  if constexpr (requires { ex.target_type(); }) what.append(", not ").append(ex.target_type().name());
+  throw std::logic_error(what);
+}
+
 /// Moves an accepted TCP socket with any executor into a `Socket` on the same
 /// io_context (the descriptor changes owner; no bytes are lost: none are read).
 /// The socket's executor must belong to an io_context.
@@ -26,8 +60,7 @@ inline Socket to_socket(Socket s) noexcept { return s; }
 template <class E>
   requires(!std::is_same_v<E, asio::io_context::executor_type>)
 Socket to_socket(asio::basic_stream_socket<asio::ip::tcp, E> s) {
-  auto& ctx = static_cast<asio::io_context&>(s.get_executor().context());
-  Socket out(ctx);
+  Socket out(context_of(s.get_executor()));
   if (!s.is_open()) return out;
   std::error_code ec;
   auto ep = s.local_endpoint(ec);

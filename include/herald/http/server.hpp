@@ -4,6 +4,7 @@
 #include <herald/auth/hook.hpp>
 #include <herald/auth/rate_limit.hpp>
 #include <herald/core/connection.hpp>
+#include <herald/core/log.hpp>
 #include <herald/fwd.hpp>
 #include <herald/http/parser.hpp>
 #include <herald/http/response.hpp>
@@ -13,6 +14,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <functional>
 #include <memory>
 #include <string>
@@ -108,6 +110,12 @@ class Exchange {
   /// (null when there is none). The new connection must `hold` it, so the
   /// place is given back when the stream ends, not when the HTTP session does.
   virtual std::shared_ptr<void> take_lease() { return nullptr; }
+  /// Ends this exchange after an exception (call inside the catch block):
+  /// 500 with `Connection: close` when nothing was answered yet, else the
+  /// session closes; counted in `Metrics::handler_exceptions` and logged.
+  /// The server does this for what a route's handler throws; call it for
+  /// what work finishing a parked exchange later throws. Ends a parked exchange.
+  virtual void fail() noexcept {}
 
   /// Asks the authorization hook whether this request may `action` `topic`.
   /// Denied: answers 401/403/429 with the reason (and `WWW-Authenticate`),
@@ -202,7 +210,10 @@ class Exchange {
   }
 };
 
-/// A route's handler.
+/// A route's handler. What it throws is contained: its request gets 500
+/// with `Connection: close` (if it answered nothing yet), the exception is
+/// counted in `Metrics::handler_exceptions` and logged; other requests and
+/// connections go on.
 using Handler = std::function<void(Exchange&)>;
 
 namespace detail {
@@ -293,6 +304,10 @@ class HttpTransport final : public Exchange {
     if (!in_request_) c.close();
   }
 
+  /// Something on this session threw outside a handler (the parser, a
+  /// parked request's answer): as a handler's exception.
+  void on_failure(Conn&) { end_failed_request(); }  // counted and logged by the connection
+
   void on_close(Conn&, std::error_code) {
     parked_.reset();
     conn_ = nullptr;
@@ -315,6 +330,32 @@ class HttpTransport final : public Exchange {
   bool limited() const override { return limited_; }
   std::shared_ptr<void> take_lease() override { return std::move(taken_lease_); }
 
+  void fail() noexcept override {
+    Metrics::add(metrics().handler_exceptions);
+    try {
+      detail::log_exception("handler of " + std::string(request_.method()) + " " + std::string(request_.path()));
+    } catch (...) {
+    }
+    end_failed_request();
+  }
+
+ private:
+  void end_failed_request() noexcept {
+    if (!conn_ || taken_ || !conn_->is_open()) return;  // the socket is another connection's, or closing
+    Conn& c = *conn_;
+    try {
+      if (in_request_ || parked_) {
+        // Nothing of this request was answered: say so, then close (what the
+        // handler left behind is in an unknown state).
+        respond_raw(http::make_error_response(500, "internal server error", false), false);
+        return;
+      }
+    } catch (...) {
+    }
+    c.close(make_error_code(error::internal_error));  // answered already, or the 500 failed
+  }
+
+ public:
   void respond_raw(std::string bytes, bool keep_alive) override {
     if (!conn_) return;
     Conn& c = *conn_;
@@ -412,7 +453,11 @@ class HttpTransport final : public Exchange {
     if (m.params.empty()) params_.reset();
     else if (params_) *params_ = m.params;
     else params_ = std::make_unique<typename http::Router<Handler>::Params>(m.params);
-    (*m.handler)(*this);
+    try {
+      (*m.handler)(*this);
+    } catch (...) {
+      fail();
+    }
   }
 
   std::shared_ptr<ServerShared> shared_;
@@ -442,6 +487,30 @@ class HttpTransport final : public Exchange {
 /// server.websocket("/ws/topic/{topic}", hub);
 /// server.run();   // until stop() or a signal handler calls it
 /// @endcode
+///
+/// @par Thread Safety
+/// Configure it (`route`, `serve`, the transports, `set_time_source`) before
+/// `start()`, on one thread. `stop()` may be called from any thread, a signal
+/// handler's loop or a route handler included; `join()` and the destructor
+/// from any thread but the server's own. Each event-loop thread runs its own
+/// io_context; route handlers run on the thread of their connection, and
+/// several of them at once on a server with `threads > 1`: what they share
+/// must be thread-safe (a `Broadcaster` is).
+///
+/// @par Failures
+/// What a route handler throws answers its request with 500 (see `Handler`);
+/// an exception in a connection's callbacks closes that connection; one that
+/// still reaches an event-loop thread's `run()` is counted
+/// (`Metrics::loop_exceptions`), logged, and the loop runs on. When accepting
+/// fails for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)
+/// the server stops accepting for 50 ms, doubling up to 1 s while it lasts,
+/// counted in `Metrics::accept_backoffs`: waiting connections stay in the
+/// listen backlog and are served once descriptors are free.
+///
+/// @par Lifetime
+/// The destructor stops and joins. After `join()` every connection has ended
+/// (those left when `shutdown_timeout` passed are aborted): none is still
+/// subscribed to a `Broadcaster`, so hubs may be destroyed in any order after it.
 class Server {
  public:
   explicit Server(ServerOptions o = {}) : shared_(std::make_shared<detail::ServerShared>()) {
@@ -460,6 +529,7 @@ class Server {
       Loop::of(*contexts_.back()).set_write_timeout(shared_->opt.write_timeout);
     }
     acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(*contexts_[0]);
+    accept_timer_ = std::make_unique<asio::steady_timer>(*contexts_[0]);
   }
   ~Server() {
     stop();
@@ -518,7 +588,7 @@ class Server {
       guards_.emplace_back(asio::make_work_guard(*ctx));
     }
     accept();
-    for (auto& ctx : contexts_) threads_.emplace_back([c = ctx.get()] { c->run(); });
+    for (auto& ctx : contexts_) threads_.emplace_back([this, c = ctx.get()] { run_loop(*c); });
   }
 
   /// start(), then blocks until the server has stopped.
@@ -536,6 +606,7 @@ class Server {
     asio::post(*contexts_[0], [this] {
       std::error_code ec;
       acceptor_->close(ec);
+      accept_timer_->cancel();
     });
     auto deadline = Clock::now() + shared_->opt.shutdown_timeout;
     for (auto& ctx : contexts_) {
@@ -587,11 +658,57 @@ class Server {
   }
 
  private:
+  // An event-loop thread: what escapes a handler is counted and logged, and
+  // the loop goes on (Asio allows run() again after an exception).
+  void run_loop(asio::io_context& c) {
+    for (;;) {
+      try {
+        c.run();
+        return;
+      } catch (...) {
+        Metrics::add(metrics().loop_exceptions);
+        detail::log_exception("event loop");
+      }
+    }
+  }
+
+  static bool out_of_resources(const std::error_code& ec) {
+    return ec == asio::error::no_descriptors ||                            // EMFILE
+           ec == std::error_code(ENFILE, asio::error::get_system_category()) ||
+           ec == asio::error::no_buffer_space || ec == asio::error::no_memory;  // ENOBUFS, ENOMEM
+  }
+
   void accept() {
     asio::io_context& target = *contexts_[next_++ % contexts_.size()];
     acceptor_->async_accept(target, [this](std::error_code ec, Socket s) {
       if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-      if (!ec) hand_over(std::move(s));
+      if (!ec) {
+        accept_delay_ = {};
+        try {
+          hand_over(std::move(s));
+        } catch (...) {  // the socket closes with it; the server goes on
+          Metrics::add(metrics().connection_exceptions);
+          detail::log_exception("accept");
+        }
+      } else if (out_of_resources(ec)) {
+        // The listening socket stays readable while the backlog holds a
+        // connection we cannot take: accepting again at once would spin.
+        return back_off(ec);
+      }
+      accept();
+    });
+  }
+
+  void back_off(const std::error_code& ec) {
+    using namespace std::chrono_literals;
+    accept_delay_ = accept_delay_ == Clock::duration{} ? Clock::duration(50ms) : std::min<Clock::duration>(accept_delay_ * 2, 1s);
+    Metrics::add(metrics().accept_backoffs);
+    log(LogLevel::warning, "accept: " + ec.message() + "; pausing accepts for " +
+                               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(accept_delay_).count()) +
+                               " ms");
+    accept_timer_->expires_after(accept_delay_);
+    accept_timer_->async_wait([this](std::error_code ec) {
+      if (ec || !acceptor_->is_open()) return;
       accept();
     });
   }
@@ -643,6 +760,7 @@ class Server {
     t->expires_after(std::chrono::milliseconds(20));
     t->async_wait([this, &c, deadline, t](std::error_code) {
       auto& loop = Loop::of(c);
+      if (loop.size() != 0 && Clock::now() >= deadline) loop.abort_all();  // nothing outlives the server's loops
       if (loop.size() == 0 || Clock::now() >= deadline) return c.stop();
       loop.sweep();
       wait_drained(c, deadline);
@@ -653,6 +771,8 @@ class Server {
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<asio::steady_timer> accept_timer_;  // accept back-off (EMFILE)
+  Clock::duration accept_delay_{};                     // the current back-off; zero after a success
   std::vector<std::thread> threads_;
   std::size_t next_ = 0;
   unsigned short port_ = 0;

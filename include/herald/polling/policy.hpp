@@ -161,8 +161,8 @@ class PollingPolicy::LongPoll final : public Parked, public Subscriber {
   LongPoll(const LongPoll&) = delete;
   LongPoll& operator=(const LongPoll&) = delete;
   ~LongPoll() override {
-    st_.hub.unsubscribe(sub_);  // the session ended (EOF, close) while parked
     if (counted_) Metrics::add(st_.hub.metrics().connections[Metrics::idx(TransportKind::longpoll)], -1);
+    st_.hub.unsubscribe(sub_);  // the session ended (EOF, close) while parked; last: the hub may go after it
   }
 
   Subscription& subscription() noexcept { return sub_; }
@@ -171,11 +171,22 @@ class PollingPolicy::LongPoll final : public Parked, public Subscriber {
     Metrics::add(st_.hub.metrics().connections[Metrics::idx(TransportKind::longpoll)], 1);
   }
 
-  void on_event(const EventPtr&, Subscription&) override { answer(); }
-  void on_deadline() override { answer(); }
-  void on_shutdown() override { answer(); }
+  void on_event(const EventPtr&, Subscription&) override { guarded_answer(); }
+  void on_deadline() override { guarded_answer(); }
+  void on_shutdown() override { guarded_answer(); }
 
  private:
+  // Called from a hub's delivery, not from a handler the server guards: what
+  // answering throws ends this exchange (500), not the delivery or the loop.
+  void guarded_answer() noexcept {
+    Exchange& ex = ex_;  // answering destroys `this`
+    try {
+      answer();
+    } catch (...) {
+      ex.fail();
+    }
+  }
+
   // Reads everything after the cursor now, so events published since the one
   // that woke us go in the same batch. respond_batch destroys `this`.
   void answer() {

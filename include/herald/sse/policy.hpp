@@ -49,10 +49,11 @@ class SSEPolicy {
   /// `expires`: when the subscriber's permission lapses (the stream ends then).
   SSEPolicy(Hub& hub, std::string topic, std::optional<std::uint64_t> cursor, bool chunked,
             std::string head, const SSEOptions& o, Clock::time_point expires = Clock::time_point::max())
-      : hub_(hub), topic_(std::move(topic)), cursor_(cursor), head_(std::move(head)),
+      : hub_(hub), metrics_(&hub.metrics()), topic_(std::move(topic)), cursor_(cursor), head_(std::move(head)),
         heartbeat_(o.heartbeat), expires_(std::min(o.expires, expires)), chunked_(chunked) {}
 
-  Metrics& metrics() { return hub_.metrics(); }
+  // Its own pointer: counted after the connection left the hub, which may be gone by then.
+  Metrics& metrics() { return *metrics_; }
 
   template <class C>
   void on_start(C& c) {
@@ -193,6 +194,7 @@ class SSEPolicy {
   }
 
   Hub& hub_;
+  Metrics* metrics_;
   std::string topic_;
   std::optional<std::uint64_t> cursor_;
   std::string head_;

@@ -239,6 +239,12 @@ class WebSocketPolicy {
   /// stopped reading the server's answers until those are written could
   /// deadlock with a server doing the same.
   bool pause_reads_when_full() const noexcept { return role_ == websocket::Role::server; }
+  /// A callback (ours, a codec, `on_message`, ...) threw: close 1011.
+  template <class C>
+  void on_failure(C&) {
+    start_close(static_cast<std::uint16_t>(websocket::CloseCode::internal_error), "internal error",
+                make_error_code(error::internal_error));
+  }
 
   // ---- assembly -------------------------------------------------------------
   /// Serves WebSocket on `pattern`; with `{topic}` in it (or `o.topic`), each
