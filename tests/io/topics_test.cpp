@@ -145,7 +145,7 @@ TEST_CASE("topics: a loop's entry is freed only after the deliveries already pos
   CHECK(hub.topics() == 0);
 }
 
-TEST_CASE("topics: subscribers cannot use up the publish cap; both caps are counted and logged",
+TEST_CASE("topics: subscribers cannot use up the publish cap, and both caps are counted and logged",
           "[io][broadcaster][topics]") {
   herald::Metrics m;
   std::vector<std::string> log;

@@ -1108,7 +1108,7 @@ struct SlowReceiver {
 
 }  // namespace
 
-TEST_CASE("webhook sender: stop waits for attempts in flight; destroying it after is safe while the loop runs",
+TEST_CASE("webhook sender: stop waits for attempts in flight, and destroying it after is safe while the loop runs",
           "[io][webhook][lifetime]") {
   BlackHole hole;
   SlowReceiver slow;
