@@ -62,6 +62,9 @@ int bad_key(const std::string& k) {
 // receiver sees is the Sender's own, headers and all.
 int deliver(const std::string& url, const std::string& payload, std::vector<std::string> keys) {
   asio::io_context io{1};
+  // The Sender's storage runs on its own thread: until it answers, nothing is
+  // pending on `io` itself, so keep run_for from returning at once.
+  auto work = asio::make_work_guard(io);
   herald::Metrics metrics;
   herald::Broadcaster<std::string> hub{{}, metrics};
   int rc = 1;

@@ -173,6 +173,9 @@ struct SenderOptions {
 /// sender started (attempts, timers, resolutions, store jobs) has run: a
 /// gate counts them. After that the Sender may be destroyed while `ex` keeps
 /// running. A DNS look-up in progress cannot be interrupted: stop waits for it.
+/// Storage work runs on the Sender's own thread and does not count as work
+/// on `ex`: a program that runs its io_context only until it has nothing
+/// left to do keeps a work guard until the completions it waits for arrive.
 ///
 /// @par Thread Safety
 /// `ex` must be single-threaded (an io_context run by one thread, as each of
