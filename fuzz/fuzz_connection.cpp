@@ -85,7 +85,9 @@ constexpr std::size_t kClients = 3;
 /// pauses once the queue is past the high watermark. A pong or an echo is no
 /// larger than the frame it answers; pipelined HTTP requests are capped and
 /// the history is small (below), so one read's answers fit in a read
-/// buffer's worth. Adjust at merge if the budget's design differs.
+/// buffer's worth. A `wait` subscriber takes plain publishes up to
+/// `max_bytes` (then it is closed as slow): kMaxBytes plus one event, below.
+constexpr std::size_t kMaxBytes = 64 * 1024;
 constexpr std::int64_t kQueueBudgetPerConnection = static_cast<std::int64_t>(2 * kHigh + herald::Loop::kReadBufferSize);
 /// What one input may write in all (its repeats included): keeps every run short.
 constexpr std::size_t kMaxWire = 128 * 1024;
@@ -147,7 +149,7 @@ class World {
   explicit World(std::uint8_t options)
       : hub_(hub_options(), metrics_), server_(server_options(metrics_)) {
     server_.set_time_source(clock_, true);  // manual sweeps only: no timer runs
-    const herald::QueueOptions queue{.high_watermark = kHigh, .low_watermark = kLow,
+    const herald::QueueOptions queue{.high_watermark = kHigh, .low_watermark = kLow, .max_bytes = kMaxBytes,
                                      .policy = static_cast<herald::OverflowPolicy>(options % 5)};
     herald::WebSocketOptions ws{.max_message_size = 8192,
                                 .fragment_size = 4096,
